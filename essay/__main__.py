@@ -1,0 +1,5 @@
+import sys
+
+from essay.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""``es``: the command line, generated from :data:`essay.commands.COMMANDS`.
+
+Why argparse (and not invoke, which ``fab`` uses): essay's commands nest with spaces
+(``es pypi serve``, ``es lock status``) and take positionals (``es deploy VERSION``);
+argparse does both natively, prints usage on bad flags, and costs nothing at start-up
+(``es rollback`` must start fast). The same table generates the ``fab`` tasks
+(:mod:`essay.fabtasks`), so both run one code path.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from essay import __version__
+from essay.commands import COMMANDS, Command, resolve
+from essay.errors import EssayError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line saying what was wrong, then the usage; exit 2."""
+        sys.stderr.write(f"es: error: {message}\n")
+        self.print_usage(sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="es", description="essay: build, publish, deploy and flip Python "
+                  "web projects between blue/green colours.",
+                  epilog="`es COMMAND --help` tells more. Docs: docs/ in the repository.")
+    top.add_argument("--version", action="version", version=f"essay {__version__}")
+    top.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    top.add_argument("-c", "--config", metavar="FILE", help="essay.toml to use "
+                     "(default: the nearest one from the working directory up)")
+    subs = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for cmd in COMMANDS:
+        words = cmd.name.split()
+        parent = subs
+        for i, word in enumerate(words[:-1]):
+            key = " ".join(words[: i + 1])
+            if key not in groups:
+                p = parent.add_parser(word, help=f"{word} commands")
+                groups[key] = p.add_subparsers(dest=f"sub_{i}", metavar="COMMAND",
+                                               parser_class=_Parser, required=True)
+            parent = groups[key]
+        p = parent.add_parser(words[-1], help=cmd.help, description=cmd.description or cmd.help)
+        for arg in cmd.args:
+            _add(p, arg)
+        p.set_defaults(_command=cmd)
+    return top
+
+
+def _add(p: argparse.ArgumentParser, arg):
+    kw = {"help": arg.help}
+    if arg.flag:
+        p.add_argument(arg.name, action="store_true", dest=arg.dest, **kw)
+        return
+    if arg.positional:
+        if arg.nargs:
+            kw["nargs"] = arg.nargs
+        if arg.default is not None:
+            kw["default"] = arg.default
+        p.add_argument(arg.name, metavar=arg.metavar or arg.name.upper(), type=arg.type,
+                       choices=arg.choices, **kw)
+        return
+    p.add_argument(arg.name, dest=arg.dest, default=arg.default, type=arg.type,
+                   metavar=arg.metavar, choices=arg.choices, **kw)
+
+
+def run(cmd: Command, options: dict, quiet: bool = False, config_path=None) -> int:
+    """Run one command: the shared path of ``es`` and ``fab``. Returns the exit status."""
+    from pathlib import Path
+
+    from essay.context import Context
+    from essay.output import Reporter
+
+    ctx = Context(reporter=Reporter(quiet=quiet),
+                  config_path=Path(config_path) if config_path else None)
+    try:
+        if cmd.needs_config:
+            ctx.cfg  # validate essay.toml before anything runs
+        return int(resolve(cmd.handler)(ctx, **options) or 0)
+    except EssayError as e:
+        ctx.reporter.outcome(str(e), ok=False)
+        return e.exit_code
+    except KeyboardInterrupt:
+        ctx.reporter.outcome("interrupted", ok=False)
+        return 130
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    cmd = getattr(ns, "_command", None)
+    if cmd is None:
+        parser.print_help(sys.stderr)
+        return 2
+    options = {a.dest: getattr(ns, a.dest) for a in cmd.args}
+    return run(cmd, options, quiet=ns.quiet, config_path=ns.config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

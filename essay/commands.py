@@ -1,0 +1,82 @@
+"""The command table: every essay command once, with its options and the function it runs.
+
+Both front ends are generated from this table, so they cannot drift apart:
+
+* ``es`` (:mod:`essay.cli`) -- argparse, subcommands with spaces (``es pypi serve``);
+* ``fab`` in a project (:mod:`essay.fabtasks`) -- invoke tasks with dotted names
+  (``fab pypi.serve``).
+
+A handler is ``"module:function"``, imported only when its command runs (``es`` starts
+fast); it is called as ``function(ctx, **options)`` with a :class:`essay.context.Context`
+and returns an exit status (0 = success).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str                      # "version" (positional) or "--color"
+    help: str
+    default: object = None
+    type: type = str
+    flag: bool = False             # a boolean switch
+    nargs: str | None = None       # "*" or "?" for positionals
+    choices: tuple | None = None
+    metavar: str | None = None
+    key: str | None = None         # the handler's parameter name, if not the flag's
+
+    @property
+    def dest(self) -> str:
+        return self.key or self.name.lstrip("-").replace("-", "_")
+
+    @property
+    def positional(self) -> bool:
+        return not self.name.startswith("-")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str                      # "flip", "pypi serve"
+    handler: str                   # "essay.flip.cli:flip"
+    help: str
+    args: tuple[Arg, ...] = ()
+    needs_config: bool = True
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+DRY = Arg("--dry-run", "print, per host, exactly what would run; change nothing", flag=True)
+COLOR = Arg("--color", "the colour (default: the idle one)", metavar="C")
+MESSAGE = Arg("--message", "a note recorded with the lock and history", metavar="TEXT")
+
+COMMANDS: tuple[Command, ...] = (
+    Command("create", "essay.create:cli_create", "create a new web project from a template",
+            (Arg("name", "the project (distribution) name, e.g. demo"),
+             Arg("--template", "default, flask or django", default="default", metavar="T"),
+             Arg("--no-input", "use defaults, ask nothing", flag=True),
+             Arg("--output-dir", "where to create it", default=".", metavar="DIR"),
+             Arg("--remote", "git remote to add and push to", metavar="URL")),
+            needs_config=False),
+    Command("init", "essay.create:cli_init",
+            "add essay.toml, fabfile.py and conf/ templates to an existing project",
+            (Arg("--no-input", "use defaults, ask nothing", flag=True),), needs_config=False),
+    Command("config", "essay.context:cli_config",
+            "print the resolved configuration (secrets redacted)",
+            (Arg("--json", "print JSON instead of TOML", flag=True, key="as_json"),)),
+)
+
+
+def find(name: str) -> Command:
+    for c in COMMANDS:
+        if c.name == name:
+            return c
+    raise KeyError(name)
+
+
+def resolve(handler: str):
+    import importlib
+
+    module, func = handler.split(":")
+    return getattr(importlib.import_module(module), func)

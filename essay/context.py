@@ -1,0 +1,56 @@
+"""What every command handler gets: the configuration (loaded on first use), the
+reporter for output, and a factory for the executor."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from essay.output import Reporter
+
+
+@dataclass
+class Context:
+    reporter: Reporter = field(default_factory=Reporter)
+    cwd: Path = field(default_factory=Path.cwd)
+    config_path: Path | None = None
+    _cfg: object = None
+
+    @property
+    def cfg(self):
+        if self._cfg is None:
+            from essay import config
+
+            self._cfg = config.load(self.cwd, self.config_path)
+        return self._cfg
+
+    def executor(self, dry_run: bool = False, parallel: int | None = None):
+        from essay.remote.executor import Executor
+
+        return Executor.from_config(self.cfg, self.reporter, dry_run=dry_run, parallel=parallel)
+
+
+def cli_config(ctx: Context, as_json: bool = False) -> int:
+    """``es config``: the resolved configuration, defaults filled in, secrets redacted."""
+    from essay import config
+
+    data = config.redacted(ctx.cfg)
+    if as_json:
+        ctx.reporter.print(json.dumps(data, indent=2))
+    else:
+        ctx.reporter.print(to_toml(data))
+    return 0
+
+
+def to_toml(data: dict) -> str:
+    """A small TOML writer for ``es config`` output (tables of scalars and lists)."""
+    out = []
+    for table, values in data.items():
+        out.append(f"[{table}]")
+        for key, value in values.items():
+            if value is None:
+                out.append(f"# {key} = (not set)")
+            else:
+                out.append(f"{key} = {json.dumps(value)}")
+        out.append("")
+    return "\n".join(out).rstrip()

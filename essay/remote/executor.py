@@ -1,0 +1,209 @@
+"""The one executor: every remote action in essay runs through :meth:`Executor.run`.
+
+It owns what no builder should think about:
+
+* one round trip per script: the rendered script goes on stdin of one ``bash -s`` exec
+  channel (Fabric ``Connection.run``); ``local`` runs the same text with invoke locally;
+* hosts in parallel, bounded by ``parallel``; a connection per host, reused;
+* host keys verified against known_hosts (paramiko ``RejectPolicy``), unless the user
+  explicitly accepts new keys (``[ssh] accept_new_host_keys``), which then saves them;
+* ``dry_run``: print each host's script, run nothing;
+* per-host progress from the step markers as they stream in, timing, and one-line
+  errors that name the host and the failing step;
+* a counter of channels opened per host (:attr:`Executor.channels`), asserted by tests.
+"""
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping
+
+from essay.output import Reporter
+from essay.remote import hosts as hostmod
+from essay.remote.script import MARK, HostResult, Script, parse
+
+
+class _Progress(io.TextIOBase):
+    """A sink for the remote output: reports each step as its marker arrives."""
+
+    def __init__(self, host: str, script: Script, reporter: Reporter):
+        self.host, self.script, self.reporter = host, script, reporter
+        self.buf = ""
+        self.started: dict[int, float] = {}
+        self.ended: dict[int, float] = {}
+
+    def write(self, s):
+        self.buf += s
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            if not line.startswith(MARK):
+                continue
+            parts = line[len(MARK):].split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                n = int(parts[1])
+                if parts[0] == "step":
+                    self.started[n] = time.monotonic()
+                    if n <= len(self.script.steps):
+                        self.reporter.progress(self.host, self.script.steps[n - 1].name)
+                elif parts[0] == "end":
+                    self.ended[n] = time.monotonic()
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+class Executor:
+    def __init__(self, reporter: Reporter | None = None, *, dry_run: bool = False,
+                 parallel: int = 16, accept_new_host_keys: bool = False,
+                 connect_timeout: float = 10.0):
+        self.reporter = reporter or Reporter()
+        self.dry_run = dry_run
+        self.parallel = max(1, parallel)
+        self.accept_new_host_keys = accept_new_host_keys
+        self.connect_timeout = connect_timeout
+        self.channels: Counter = Counter()
+        self._connections: dict = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg, reporter=None, dry_run=False, parallel=None) -> "Executor":
+        return cls(reporter, dry_run=dry_run, parallel=parallel or cfg.parallel,
+                   accept_new_host_keys=cfg.accept_new_host_keys,
+                   connect_timeout=cfg.connect_timeout)
+
+    # -- running ---------------------------------------------------------------------
+
+    def run(self, scripts: Mapping[str, Script]) -> dict[str, HostResult]:
+        """Run each host's script (all in parallel, bounded); results in the given order."""
+        if self.dry_run:
+            return {h: self._dry(h, s) for h, s in scripts.items()}
+        if len(scripts) == 1:
+            (h, s), = scripts.items()
+            return {h: self.run_one(h, s)}
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(scripts))) as pool:
+            futures = {h: pool.submit(self.run_one, h, s) for h, s in scripts.items()}
+            return {h: f.result() for h, f in futures.items()}
+
+    def run_one(self, host: str, script: Script) -> HostResult:
+        start = time.monotonic()
+        sink = _Progress(host, script, self.reporter)
+        text = script.render()
+        try:
+            runner = self._local() if hostmod.is_local(host) else self._connection(host)
+            with self._lock:
+                self.channels[host] += 1
+            result = runner.run("bash -s", in_stream=io.StringIO(text), out_stream=sink,
+                                err_stream=sink, warn=True, hide=False, pty=False)
+            res = parse(script, result.stdout + result.stderr, host)
+            res.ok = result.exited == 0
+            if not res.ok:
+                res.error = _step_error(res, result.exited)
+        except Exception as e:  # noqa: BLE001 -- every failure becomes a per-host message
+            message = connect_error(host, e)
+            if message is None:
+                raise
+            res = parse(script, "", host)
+            res.error = message
+            self._forget(host)
+        finally:
+            self.reporter.done(host)
+        for n, step in enumerate(res.steps, 1):
+            if n in sink.started:
+                step.seconds = sink.ended.get(n, time.monotonic()) - sink.started[n]
+        res.seconds = time.monotonic() - start
+        return res
+
+    def _dry(self, host: str, script: Script) -> HostResult:
+        where = "locally" if hostmod.is_local(host) else "over ssh as `bash -s`"
+        self.reporter.print(f"### {host}: would run {where}:\n{script.render()}")
+        return HostResult(host=host, ok=True, dry_run=True)
+
+    # -- connections -----------------------------------------------------------------
+
+    def _local(self):
+        from invoke import Context
+
+        return Context()
+
+    def _connection(self, host: str):
+        with self._lock:
+            conn = self._connections.get(host)
+        if conn is not None:
+            return conn
+        from fabric import Connection
+        from paramiko import AutoAddPolicy, RejectPolicy
+
+        conn = Connection(host, connect_timeout=int(self.connect_timeout))
+        known = hostmod.known_hosts_files(host)
+        client = conn.client
+        for path in known:
+            try:
+                client.load_host_keys(path)
+            except FileNotFoundError:
+                pass
+        client.set_missing_host_key_policy(
+            AutoAddPolicy() if self.accept_new_host_keys else RejectPolicy())
+        conn.open()
+        if self.accept_new_host_keys:
+            client.save_host_keys(known[0])
+        with self._lock:
+            self._connections[host] = conn
+        return conn
+
+    def _forget(self, host):
+        with self._lock:
+            conn = self._connections.pop(host, None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def close(self):
+        for host in list(self._connections):
+            self._forget(host)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _step_error(res: HostResult, exited: int) -> str:
+    step = res.failed_step
+    if step is None:
+        return f"the remote script exited with status {exited} before its first step"
+    if step.rc is None:
+        return f"{step.name}: did not finish (exit status {exited})"
+    tail = "\n".join(step.output.strip().splitlines()[-15:])
+    return f"{step.name} failed (exit {step.rc})" + (f":\n{tail}" if tail else "")
+
+
+def connect_error(host: str, e: Exception) -> str | None:
+    """A one-line message for a connection-level failure, or None if ``e`` is a bug."""
+    import socket
+
+    import paramiko
+
+    who = host
+    if isinstance(e, paramiko.BadHostKeyException):
+        return (f"{who}: the host key CHANGED (expected {e.expected_key.get_base64()[:16]}…); "
+                "if that is expected, remove the old key from known_hosts")
+    if isinstance(e, paramiko.AuthenticationException):
+        return f"{who}: SSH authentication failed ({e}); check the user and key for this host"
+    if isinstance(e, paramiko.SSHException) and "not found in known_hosts" in str(e):
+        return (f"{who}: its host key is not in known_hosts; verify it, then add it "
+                "(ssh-keyscan HOST >> ~/.ssh/known_hosts) or set [ssh] accept_new_host_keys "
+                "= true in essay.toml")
+    if isinstance(e, (paramiko.SSHException, EOFError)):
+        return f"{who}: SSH error: {e}"
+    if isinstance(e, (socket.timeout, TimeoutError)):
+        return f"{who}: timed out connecting; is the host up and the port right?"
+    if isinstance(e, OSError):
+        return f"{who}: cannot connect: {e.strerror or e}"
+    return None

@@ -1,0 +1,41 @@
+"""Packaging for essay.
+
+The cookiecutter templates live in ``templates/`` at the top of the repository and are
+shipped inside the installed package as ``essay.templates`` (see ``package_dir``), so
+``es create`` works from a wheel as well as from a checkout.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="essay",
+    version="0.1.0",
+    description="Packaging and blue/green deploys for Python web projects, on Fabric",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["essay", "essay.*"]) + ["essay.templates"],
+    package_dir={"essay.templates": "templates"},
+    include_package_data=True,
+    install_requires=[
+        "fabric>=3.2",
+        "invoke>=2.2",
+        "paramiko>=3.4",
+        "jinja2>=3.1",
+        "cookiecutter>=2.6",
+        "build>=1.2",
+        "twine>=5.1",
+        "pypiserver>=2.1",
+        "passlib>=1.7.4",
+        "packaging>=24.0",
+    ],
+    extras_require={
+        "uv": ["uv>=0.4"],
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2"],
+    },
+    entry_points={"console_scripts": ["es = essay.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Environment :: Console",
+        "Topic :: System :: Software Distribution",
+    ],
+)

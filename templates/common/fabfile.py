@@ -1,0 +1,12 @@
+"""Fabric tasks for this project: `fab -l` lists them, `fab rollback` runs one.
+
+They are essay's own commands -- `fab rollback` and `es rollback` are one code path.
+Register deploy hooks here, e.g.:
+
+    from essay import hooks
+
+    @hooks.pre_deploy
+    def migrate(ctx):
+        return f"python -m {ctx.package} migrate"   # runs on each host, in the colour's venv
+"""
+from essay.fabtasks import namespace  # noqa: F401
