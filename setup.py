@@ -25,7 +25,8 @@ setup(
         "build>=1.2",
         "twine>=5.1",
         "pypiserver>=2.1",
-        "passlib>=1.7.4",
+        "libpass>=1.9",          # passlib, maintained: works with bcrypt 4.1+
+        "waitress>=3.0",         # pypiserver's threaded server
         "packaging>=24.0",
     ],
     extras_require={

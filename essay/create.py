@@ -1,0 +1,339 @@
+"""``es create`` and ``es init``: a new project from a template, or essay's files added to
+an existing one.
+
+How a project is made (:func:`create`):
+
+1. Everything is checked first -- the name, the template, that the target directory is
+   free, that git is there -- so a mistake costs nothing and writes nothing.
+2. cookiecutter renders ``templates/<template>/`` (shipped as the package
+   ``essay.templates``) into a hidden staging directory beside the target.
+3. :func:`init_project` adds the files every essay project shares, from
+   ``templates/common/``: ``essay.toml`` is rendered from ``essay.toml.j2`` (Jinja2,
+   variables ``name`` and ``package``); every other file there (``fabfile.py``,
+   ``conf/*.j2``) is copied byte for byte -- the ``.j2`` files are rendered later, at
+   deploy time, not now.
+4. ``git init -b main`` and a first commit, still in staging; then one rename puts the
+   finished project in place. Any failure up to here leaves nothing behind.
+5. With a remote: ``git remote add origin URL`` and ``git push -u origin main``. A failed
+   push is reported, but the project stays -- it is complete, only unpublished.
+
+``es init`` is step 3 alone, on a project you already have; it never overwrites a file.
+"""
+from __future__ import annotations
+
+import configparser
+import keyword
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from essay.errors import EssayError
+
+COMMON = "common"                      # templates/common: files every project gets
+CONFIG_TEMPLATE = "essay.toml.j2"      # the one common file rendered at init time
+STATE_LINE = ".essay/"                 # essay's local state; must never be committed
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# Package names that would shadow what the generated app imports or is tested with.
+_RESERVED = {"essay", "gunicorn", "flask", "django", "fabric", "invoke", "pytest", "tests"}
+_EXAMPLE = "e.g. 'demo' or 'my-app'"
+
+
+class CreateError(EssayError):
+    """Creating or initialising a project failed; the message says what, where, and what
+    to do. ``project`` is set when a project was created before the failure."""
+
+    def __init__(self, message: str, project: Path | None = None):
+        super().__init__(message)
+        self.project = project
+
+
+@dataclass
+class InitResult:
+    """What :func:`init_project` did: paths relative to the project, in POSIX form."""
+
+    project: Path
+    name: str
+    package: str
+    written: list[str] = field(default_factory=list)   # created (or, .gitignore, appended to)
+    skipped: list[str] = field(default_factory=list)   # already there, left untouched
+
+
+def package_for(name: str) -> str:
+    """The import name of a project: ``My-App`` -> ``my_app``."""
+    return name.lower().replace("-", "_")
+
+
+def validate_name(name: str) -> str:
+    """Check that ``name`` works as a distribution name and, via :func:`package_for`, as a
+    Python package name. Returns it unchanged or raises :class:`CreateError` saying why."""
+    if not isinstance(name, str) or not name.strip():
+        raise CreateError(f"the project name is empty; give one, {_EXAMPLE}")
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "-_"))})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise CreateError(f"{name!r} is not a valid project name: it contains {shown}; use "
+                          f"ASCII letters, digits, '-' and '_', {_EXAMPLE}")
+    if not _NAME.fullmatch(name):
+        raise CreateError(f"{name!r} is not a valid project name: it must start with a letter "
+                          f"(its package name becomes a Python identifier), {_EXAMPLE}")
+    package = package_for(name)
+    if keyword.iskeyword(package):
+        raise CreateError(f"{name!r} cannot be a project name: its package {package!r} is a "
+                          f"Python keyword and cannot be imported; pick another, {_EXAMPLE}")
+    if package in sys.stdlib_module_names or package in _RESERVED:
+        raise CreateError(f"{name!r} cannot be a project name: its package {package!r} would "
+                          f"shadow the module of that name; pick another, {_EXAMPLE}")
+    return name
+
+
+def _check_package(package: str) -> str:
+    if not package.isidentifier() or keyword.iskeyword(package):
+        raise CreateError(f"{package!r} is not a valid Python package name; use letters, "
+                          "digits and '_', starting with a letter, e.g. 'my_app'")
+    return package
+
+
+def templates_root() -> Path:
+    """The directory of the installed ``essay.templates`` package. A source checkout that
+    was not installed has no such package; there the top-level ``templates/`` is used."""
+    try:
+        root = resources.files("essay.templates")
+    except ModuleNotFoundError:
+        root = Path(__file__).resolve().parent.parent / "templates"
+        if not (root / COMMON).is_dir():
+            raise CreateError("essay's templates are missing (no package essay.templates); "
+                              "reinstall essay, e.g. pip install --force-reinstall essay") from None
+    if not isinstance(root, Path):   # cookiecutter needs real files, not a zip entry
+        raise CreateError(f"essay's templates are inside an archive ({root}); install essay "
+                          "unpacked with pip")
+    return root
+
+
+def available_templates() -> list[str]:
+    """Template names: the directories of essay.templates holding a cookiecutter.json."""
+    root = templates_root()
+    return sorted(p.name for p in root.iterdir() if (p / "cookiecutter.json").is_file())
+
+
+def _run(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 300):
+    try:
+        return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CreateError(f"`{' '.join(args)}` in {cwd} took over {timeout:.0f}s and was "
+                          "stopped; check the network and try it by hand") from None
+
+
+def _git(project: Path, *args: str, env: dict | None = None) -> str:
+    r = _run(["git", *args], project, env)
+    if r.returncode:
+        why = (r.stderr.strip() or r.stdout.strip() or f"exit {r.returncode}").splitlines()[-1]
+        raise CreateError(f"`git {' '.join(args)}` failed in {project}: {why}")
+    return r.stdout.strip()
+
+
+def _git_identity(cwd: Path) -> list[str]:
+    """``-c`` options that give git an identity, for the settings that are not configured."""
+    flags = []
+    for key, fallback in (("user.name", "essay"), ("user.email", "essay@localhost")):
+        if not _run(["git", "config", key], cwd).stdout.strip():
+            flags += ["-c", f"{key}={fallback}"]
+    return flags
+
+
+def create(name: str, template: str = "default", no_input: bool = True,
+           output_dir: str | os.PathLike = ".", remote: str | None = None,
+           extra_context: dict | None = None) -> Path:
+    """Make a new project ``output_dir/name`` from ``template``; return its path.
+
+    ``extra_context`` sets more template variables (``package_name``, ``description``,
+    ``author``); with ``no_input=False`` cookiecutter asks for each, these as defaults.
+    """
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.main import cookiecutter
+    from jinja2 import TemplateError
+
+    name = validate_name(name)
+    templates = available_templates()
+    if template not in templates:
+        raise CreateError(f"unknown template {template!r}; available: {', '.join(templates)} "
+                          "(e.g. --template flask)")
+    context = {**(extra_context or {}), "project_name": name}
+    if context.get("package_name"):
+        _check_package(context["package_name"])
+    out = Path(output_dir).expanduser()
+    target = out / name
+    if target.exists() or target.is_symlink():
+        raise CreateError(f"{target} already exists; pick another name or --output-dir, "
+                          "or remove it first")
+    if out.exists() and not out.is_dir():
+        raise CreateError(f"--output-dir {out} is a file, not a directory")
+    if shutil.which("git") is None:
+        raise CreateError("git is not installed or not on PATH; install it (e.g. "
+                          "apt-get install git) and run es create again")
+    if remote is not None and (not remote.strip() or remote.startswith("-")):
+        raise CreateError(f"--remote {remote!r} is not a git URL; e.g. "
+                          "git@github.com:you/demo.git")
+    if "author" not in context:
+        author = _run(["git", "config", "user.name"], Path.cwd()).stdout.strip()
+        if author:
+            context["author"] = author
+
+    # Checks done: from here on things are written, first into a staging directory.
+    made_out = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".essay-create-{name}-", dir=out))
+    try:
+        try:
+            project = Path(cookiecutter(str(templates_root() / template), no_input=no_input,
+                                        extra_context=context, output_dir=str(staging)))
+        except (CookiecutterException, TemplateError) as e:
+            raise CreateError(f"template {template!r} failed to render: {e}") from None
+        final = out / validate_name(project.name)   # at a prompt the name may have changed
+        if final.exists():
+            raise CreateError(f"{final} already exists; pick another name or remove it first")
+        for cache in list(project.rglob("__pycache__")):   # from an installed template
+            shutil.rmtree(cache)
+        package = next((p.parent.name for p in project.glob("*/_release.py")),
+                       package_for(project.name))
+        init_project(project, name=project.name, package=package)
+        _git(project, "init", "-q", "-b", "main")
+        _git(project, "add", "-A")
+        _git(project, *_git_identity(project), "commit", "-q", "-m",
+             f"Create {project.name} from essay's {template} template")
+        project.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if made_out and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    staging.rmdir()
+
+    if remote:
+        _git(final, "remote", "add", "origin", remote)
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"} if no_input else None
+        r = _run(["git", "push", "-u", "origin", "main"], final, env)
+        if r.returncode:
+            why = (r.stderr.strip() or f"exit {r.returncode}").splitlines()[-1]
+            raise CreateError(f"created {final}, but pushing it to {remote} failed: {why}; "
+                              f"the project is complete -- fix access and run "
+                              f"`git push -u origin main` in it", project=final)
+    return final
+
+
+def detect_name(project: Path) -> str:
+    """A project's name: ``[project] name`` in pyproject.toml, else ``[metadata] name`` in
+    setup.cfg, else the directory name."""
+    pyproject = project / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise CreateError(f"{pyproject} is not valid TOML ({e}); fix it, or give the "
+                              "project name explicitly") from None
+        name = data.get("project", {}).get("name")
+        if isinstance(name, str) and name:
+            return name
+    setup_cfg = project / "setup.cfg"
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(setup_cfg, encoding="utf-8")
+        except configparser.Error as e:
+            raise CreateError(f"{setup_cfg} cannot be parsed ({e}); fix it, or give the "
+                              "project name explicitly") from None
+        name = parser.get("metadata", "name", fallback="").strip()
+        if name:
+            return name
+    return project.resolve().name
+
+
+def _ask(label: str, default: str) -> str:
+    try:
+        answer = input(f"{label} [{default}]: ").strip()
+    except EOFError:
+        answer = ""
+    return answer or default
+
+
+def _common_files(name: str, package: str) -> dict[str, bytes]:
+    """Every common file, by project-relative path, with its content for this project."""
+    import jinja2
+
+    common = templates_root() / COMMON
+    files = {}
+    for src in sorted(common.rglob("*")):
+        rel = src.relative_to(common).as_posix()
+        if not src.is_file() or "__pycache__" in src.parts or src.suffix in (".pyc", ".pyo"):
+            continue
+        if rel == CONFIG_TEMPLATE:
+            env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+            text = env.from_string(src.read_text(encoding="utf-8"))
+            files["essay.toml"] = text.render(name=name, package=package).encode("utf-8")
+        else:
+            files[rel] = src.read_bytes()      # verbatim: .j2 files are rendered at deploy
+    if "essay.toml" not in files:
+        raise CreateError(f"{common / CONFIG_TEMPLATE} is missing; essay's installation is "
+                          "incomplete -- reinstall it")
+    return files
+
+
+def ensure_gitignored(project: Path, line: str = STATE_LINE) -> bool:
+    """Make the project's .gitignore ignore ``line``; True if the file was changed."""
+    path = project / ".gitignore"
+    data = path.read_bytes() if path.exists() else b""
+    bare = line.strip("/")
+    entries = {e.strip().strip("/") for e in data.decode("utf-8", "replace").splitlines()}
+    if bare in entries:
+        return False
+    prefix = b"\n" if data and not data.endswith(b"\n") else b""
+    with path.open("ab") as f:
+        f.write(prefix + f"# essay's local state: index credentials and packages\n{line}\n"
+                .encode("utf-8"))
+    return True
+
+
+def init_project(project_dir: str | os.PathLike, name: str | None = None,
+                 package: str | None = None, no_input: bool = True) -> InitResult:
+    """Add essay's common files to ``project_dir`` without overwriting any file.
+
+    ``name`` defaults to :func:`detect_name`, ``package`` to :func:`package_for` of the
+    name; with ``no_input=False`` both are asked for, these as defaults. Existing files
+    are reported in ``skipped``, new ones in ``written``; ``.gitignore`` gains ``.essay/``.
+    """
+    project = Path(project_dir)
+    if not project.is_dir():
+        raise CreateError(f"{project} is not a directory; run es init in your project, or "
+                          "es create NAME for a new one")
+    name = name or detect_name(project)
+    if not no_input:
+        name = _ask("project name", name)
+    try:
+        validate_name(name)
+    except CreateError as e:
+        raise CreateError(f"{project}: {e}") from None
+    package = package or package_for(name)
+    if not no_input:
+        package = _ask("package name", package)
+    _check_package(package)
+
+    files = _common_files(name, package)   # everything is read before anything is written
+    result = InitResult(project=project, name=name, package=package)
+    for rel in sorted(files, key=lambda r: (r != "essay.toml", r)):
+        dest = project / rel
+        if dest.exists() or dest.is_symlink():
+            result.skipped.append(rel)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(files[rel])
+        result.written.append(rel)
+    if ensure_gitignored(project):
+        result.written.append(".gitignore")
+    return result
