@@ -93,6 +93,18 @@ COMMANDS: tuple[Command, ...] = (
                  metavar="X.Y"),
              Arg("--platform", "the hosts' platform tag, e.g. manylinux2014_x86_64",
                  metavar="TAG"))),
+    Command("deploy", "essay.deploy.cli:cli_deploy",
+            "install a version into one colour on every web host, in parallel",
+            (Arg("version", "a PEP 440 version on the index, or latest"),
+             Arg("--color", "the colour (default: the idle one)", metavar="C"),
+             Arg("--profile", "profile passed to conf templates and hooks", metavar="NAME"),
+             Arg("--role", "the role whose hosts to deploy to", default="web",
+                 metavar="ROLE"),
+             Arg("--hosts", "only these hosts (comma-separated)", metavar="H,..."),
+             Arg("--parallel", "hosts at once (default: [deploy] parallel)", type=int,
+                 metavar="N"),
+             DRY,
+             Arg("--force", "allow deploying into the live colour", flag=True))),
 )
 
 

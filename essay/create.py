@@ -1,30 +1,25 @@
-"""``es create`` and ``es init``: a new project from a template, or essay's files added to
-an existing one.
+"""``es create`` makes a project from a template; ``es init`` adds essay's files to one.
 
-How a project is made (:func:`create`):
+:func:`create`, step by step:
 
-1. Everything is checked first -- the name, the template, that the target directory is
-   free, that git is there -- so a mistake costs nothing and writes nothing.
-2. cookiecutter renders ``templates/<template>/`` (shipped as the package
+1. Check everything first -- name, template, free target directory, git -- so a mistake
+   writes nothing.
+2. cookiecutter renders ``templates/<template>/`` (installed as the package
    ``essay.templates``) into a hidden staging directory beside the target.
-3. :func:`init_project` adds the files every essay project shares, from
-   ``templates/common/``: ``essay.toml`` is rendered from ``essay.toml.j2`` (Jinja2,
-   variables ``name`` and ``package``); every other file there (``fabfile.py``,
-   ``conf/*.j2``) is copied byte for byte -- the ``.j2`` files are rendered later, at
-   deploy time, not now.
-4. ``git init -b main`` and a first commit, still in staging; then one rename puts the
-   finished project in place. Any failure up to here leaves nothing behind.
-5. With a remote: ``git remote add origin URL`` and ``git push -u origin main``. A failed
-   push is reported, but the project stays -- it is complete, only unpublished.
+3. :func:`init_project` adds ``templates/common/``: ``essay.toml`` rendered from
+   ``essay.toml.j2`` (Jinja2; ``name``, ``package``), every other file (``fabfile.py``,
+   ``conf/*.j2``) copied byte for byte -- the ``.j2`` files are rendered at deploy time.
+4. ``git init -b main`` and a first commit, then one rename puts the project in place:
+   a failure before this leaves nothing behind.
+5. With a remote, ``git push -u origin main``; if that fails the project stays.
 
-``es init`` is step 3 alone, on a project you already have; it never overwrites a file.
+``es init`` is step 3 alone, on a project you have; it never overwrites a file.
 """
 from __future__ import annotations
 
 import configparser
 import keyword
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +34,6 @@ from essay.errors import EssayError
 COMMON = "common"                      # templates/common: files every project gets
 CONFIG_TEMPLATE = "essay.toml.j2"      # the one common file rendered at init time
 STATE_LINE = ".essay/"                 # essay's local state; must never be committed
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Package names that would shadow what the generated app imports or is tested with.
 _RESERVED = {"essay", "gunicorn", "flask", "django", "fabric", "invoke", "pytest", "tests"}
 _EXAMPLE = "e.g. 'demo' or 'my-app'"
@@ -57,7 +51,6 @@ class CreateError(EssayError):
 @dataclass
 class InitResult:
     """What :func:`init_project` did: paths relative to the project, in POSIX form."""
-
     project: Path
     name: str
     package: str
@@ -80,7 +73,7 @@ def validate_name(name: str) -> str:
         shown = " ".join(repr(c) for c in bad)
         raise CreateError(f"{name!r} is not a valid project name: it contains {shown}; use "
                           f"ASCII letters, digits, '-' and '_', {_EXAMPLE}")
-    if not _NAME.fullmatch(name):
+    if not name[0].isalpha():
         raise CreateError(f"{name!r} is not a valid project name: it must start with a letter "
                           f"(its package name becomes a Python identifier), {_EXAMPLE}")
     package = package_for(name)
@@ -93,11 +86,10 @@ def validate_name(name: str) -> str:
     return name
 
 
-def _check_package(package: str) -> str:
+def _check_package(package: str) -> None:
     if not package.isidentifier() or keyword.iskeyword(package):
         raise CreateError(f"{package!r} is not a valid Python package name; use letters, "
                           "digits and '_', starting with a letter, e.g. 'my_app'")
-    return package
 
 
 def templates_root() -> Path:
@@ -122,21 +114,17 @@ def available_templates() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "cookiecutter.json").is_file())
 
 
-def _run(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 300):
+def _run(args: list[str], cwd: Path, env: dict | None = None, check: bool = False):
+    """Run a command quietly; with ``check``, a failure raises naming its last error line."""
     try:
-        return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
-        raise CreateError(f"`{' '.join(args)}` in {cwd} took over {timeout:.0f}s and was "
-                          "stopped; check the network and try it by hand") from None
-
-
-def _git(project: Path, *args: str, env: dict | None = None) -> str:
-    r = _run(["git", *args], project, env)
-    if r.returncode:
+        raise CreateError(f"`{' '.join(args)}` in {cwd} took over 300s and was stopped; "
+                          "check the network and try it by hand") from None
+    if check and r.returncode:
         why = (r.stderr.strip() or r.stdout.strip() or f"exit {r.returncode}").splitlines()[-1]
-        raise CreateError(f"`git {' '.join(args)}` failed in {project}: {why}")
-    return r.stdout.strip()
+        raise CreateError(f"`{' '.join(args)}` failed in {cwd}: {why}")
+    return r
 
 
 def _git_identity(cwd: Path) -> list[str]:
@@ -168,23 +156,18 @@ def create(name: str, template: str = "default", no_input: bool = True,
     context = {**(extra_context or {}), "project_name": name}
     if context.get("package_name"):
         _check_package(context["package_name"])
-    out = Path(output_dir).expanduser()
+    out = Path(output_dir).expanduser().absolute()
     target = out / name
     if target.exists() or target.is_symlink():
-        raise CreateError(f"{target} already exists; pick another name or --output-dir, "
-                          "or remove it first")
+        raise CreateError(f"{target} already exists; pick another name or --output-dir")
     if out.exists() and not out.is_dir():
         raise CreateError(f"--output-dir {out} is a file, not a directory")
     if shutil.which("git") is None:
-        raise CreateError("git is not installed or not on PATH; install it (e.g. "
-                          "apt-get install git) and run es create again")
+        raise CreateError("git is not on PATH; install it (apt-get install git) and retry")
     if remote is not None and (not remote.strip() or remote.startswith("-")):
-        raise CreateError(f"--remote {remote!r} is not a git URL; e.g. "
-                          "git@github.com:you/demo.git")
-    if "author" not in context:
-        author = _run(["git", "config", "user.name"], Path.cwd()).stdout.strip()
-        if author:
-            context["author"] = author
+        raise CreateError(f"--remote {remote!r} is not a git URL; e.g. git@host:you/demo.git")
+    if "author" not in context:   # the git identity is the best guess there is
+        context["author"] = _run(["git", "config", "user.name"], Path.cwd()).stdout.strip()
 
     # Checks done: from here on things are written, first into a staging directory.
     made_out = not out.exists()
@@ -204,10 +187,10 @@ def create(name: str, template: str = "default", no_input: bool = True,
         package = next((p.parent.name for p in project.glob("*/_release.py")),
                        package_for(project.name))
         init_project(project, name=project.name, package=package)
-        _git(project, "init", "-q", "-b", "main")
-        _git(project, "add", "-A")
-        _git(project, *_git_identity(project), "commit", "-q", "-m",
-             f"Create {project.name} from essay's {template} template")
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                     [*_git_identity(project), "commit", "-q", "-m",
+                      f"Create {project.name} from essay's {template} template"]):
+            _run(["git", *args], project, check=True)
         project.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -217,50 +200,41 @@ def create(name: str, template: str = "default", no_input: bool = True,
     staging.rmdir()
 
     if remote:
-        _git(final, "remote", "add", "origin", remote)
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"} if no_input else None
-        r = _run(["git", "push", "-u", "origin", "main"], final, env)
-        if r.returncode:
-            why = (r.stderr.strip() or f"exit {r.returncode}").splitlines()[-1]
-            raise CreateError(f"created {final}, but pushing it to {remote} failed: {why}; "
-                              f"the project is complete -- fix access and run "
-                              f"`git push -u origin main` in it", project=final)
+        try:
+            _run(["git", "remote", "add", "origin", remote], final, check=True)
+            _run(["git", "push", "-u", "origin", "main"], final, env, check=True)
+        except CreateError as e:
+            raise CreateError(f"created {final}, but not pushed to {remote}: {e}; the project "
+                              "is complete -- fix access and push again", project=final) from None
     return final
 
 
 def detect_name(project: Path) -> str:
     """A project's name: ``[project] name`` in pyproject.toml, else ``[metadata] name`` in
     setup.cfg, else the directory name."""
-    pyproject = project / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise CreateError(f"{pyproject} is not valid TOML ({e}); fix it, or give the "
-                              "project name explicitly") from None
-        name = data.get("project", {}).get("name")
-        if isinstance(name, str) and name:
-            return name
-    setup_cfg = project / "setup.cfg"
-    if setup_cfg.is_file():
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
+    pyproject, setup_cfg = project / "pyproject.toml", project / "setup.cfg"
+    try:
+        if pyproject.is_file():
+            name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            if isinstance(name.get("name"), str) and name["name"]:
+                return name["name"]
+        if setup_cfg.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
             parser.read(setup_cfg, encoding="utf-8")
-        except configparser.Error as e:
-            raise CreateError(f"{setup_cfg} cannot be parsed ({e}); fix it, or give the "
-                              "project name explicitly") from None
-        name = parser.get("metadata", "name", fallback="").strip()
-        if name:
-            return name
+            if parser.get("metadata", "name", fallback="").strip():
+                return parser.get("metadata", "name").strip()
+    except (tomllib.TOMLDecodeError, configparser.Error) as e:
+        raise CreateError(f"cannot read the project name in {project}: {e}; fix the file "
+                          "or give the name explicitly") from None
     return project.resolve().name
 
 
 def _ask(label: str, default: str) -> str:
     try:
-        answer = input(f"{label} [{default}]: ").strip()
+        return input(f"{label} [{default}]: ").strip() or default
     except EOFError:
-        answer = ""
-    return answer or default
+        return default
 
 
 def _common_files(name: str, package: str) -> dict[str, bytes]:
@@ -337,3 +311,28 @@ def init_project(project_dir: str | os.PathLike, name: str | None = None,
     if ensure_gitignored(project):
         result.written.append(".gitignore")
     return result
+
+
+def cli_create(ctx, name: str, template: str = "default", no_input: bool = False,
+               output_dir: str = ".", remote: str | None = None) -> int:
+    """``es create``: the project's path on stdout, the next steps in the outcome line."""
+    project = create(name, template=template, no_input=no_input,
+                     output_dir=Path(ctx.cwd) / output_dir, remote=remote)
+    ctx.reporter.print(str(project))
+    pushed = f", pushed to {remote}" if remote else ""
+    ctx.reporter.outcome(f"created {project.name} from the {template} template{pushed}; "
+                         f"next: cd {project} && python -m pytest && es build")
+    return 0
+
+
+def cli_init(ctx, no_input: bool = False) -> int:
+    """``es init``: add essay's files to the project in the working directory."""
+    result = init_project(ctx.cwd, no_input=no_input)
+    for rel in result.written:
+        ctx.reporter.info(f"wrote   {rel}")
+    for rel in result.skipped:
+        ctx.reporter.info(f"skipped {rel} (exists; not overwritten)")
+    ctx.reporter.outcome(f"essay files for {result.name} (package {result.package}): "
+                         f"{len(result.written)} written, {len(result.skipped)} skipped; "
+                         "review essay.toml, then es build")
+    return 0

@@ -3,7 +3,8 @@
 It owns what no builder should think about:
 
 * one round trip per script: the rendered script goes on stdin of one ``bash -s`` exec
-  channel (Fabric ``Connection.run``); ``local`` runs the same text with invoke locally;
+  channel of the host's Fabric ``Connection`` (written to the channel directly: invoke's
+  runner feeds stdin a byte at a time); ``local`` runs the same text in a local bash;
 * hosts in parallel, bounded by ``parallel``; a connection per host, reused;
 * host keys verified against known_hosts (paramiko ``RejectPolicy``), unless the user
   explicitly accepts new keys (``[ssh] accept_new_host_keys``), which then saves them;
@@ -14,7 +15,10 @@ It owns what no builder should think about:
 """
 from __future__ import annotations
 
+import codecs
 import io
+import os
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -84,24 +88,33 @@ class Executor:
         if len(scripts) == 1:
             (h, s), = scripts.items()
             return {h: self.run_one(h, s)}
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(scripts))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(scripts)))
+        try:
             futures = {h: pool.submit(self.run_one, h, s) for h, s in scripts.items()}
             return {h: f.result() for h, f in futures.items()}
+        except KeyboardInterrupt:
+            # Ctrl-C: drop every connection so the workers stop now, not at the end
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.close()
+            raise
+        finally:
+            pool.shutdown(wait=False)
 
     def run_one(self, host: str, script: Script) -> HostResult:
         start = time.monotonic()
         sink = _Progress(host, script, self.reporter)
         text = script.render()
         try:
-            runner = self._local() if hostmod.is_local(host) else self._connection(host)
             with self._lock:
                 self.channels[host] += 1
-            result = runner.run("bash -s", in_stream=io.StringIO(text), out_stream=sink,
-                                err_stream=sink, warn=True, hide=False, pty=False)
-            res = parse(script, result.stdout + result.stderr, host)
-            res.ok = result.exited == 0
+            if hostmod.is_local(host):
+                output, exited = _run_local(text, sink)
+            else:
+                output, exited = _run_channel(self._connection(host), text, sink)
+            res = parse(script, output, host)
+            res.ok = exited == 0
             if not res.ok:
-                res.error = _step_error(res, result.exited)
+                res.error = _step_error(res, exited)
         except Exception as e:  # noqa: BLE001 -- every failure becomes a per-host message
             message = connect_error(host, e)
             if message is None:
@@ -123,11 +136,6 @@ class Executor:
         return HostResult(host=host, ok=True, dry_run=True)
 
     # -- connections -----------------------------------------------------------------
-
-    def _local(self):
-        from invoke import Context
-
-        return Context()
 
     def _connection(self, host: str):
         with self._lock:
@@ -172,6 +180,46 @@ class Executor:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _pump(read, sink) -> str:
+    """Read chunks until EOF, feeding the progress sink; returns all output."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    chunks = []
+    while True:
+        data = read(65536)
+        if not data:
+            break
+        text = decoder.decode(data)
+        chunks.append(text)
+        sink.write(text)
+    chunks.append(decoder.decode(b"", final=True))
+    return "".join(chunks)
+
+
+def _run_channel(conn, text: str, sink) -> tuple[str, int]:
+    """One exec channel: ``bash -s``, the script on its stdin, stderr merged."""
+    chan = conn.client.get_transport().open_session()
+    try:
+        chan.set_combine_stderr(True)
+        chan.exec_command("bash -s")
+        chan.sendall(text.encode())
+        chan.shutdown_write()
+        output = _pump(chan.recv, sink)
+        return output, chan.recv_exit_status()
+    finally:
+        chan.close()
+
+
+def _run_local(text: str, sink) -> tuple[str, int]:
+    """``local``: the same script, same shell, no SSH."""
+    proc = subprocess.Popen(["bash", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=os.path.expanduser("~"))
+    proc.stdin.write(text.encode())
+    proc.stdin.close()
+    output = _pump(lambda n: os.read(proc.stdout.fileno(), n), sink)
+    proc.stdout.close()
+    return output, proc.wait()
 
 
 def _step_error(res: HostResult, exited: int) -> str:

@@ -9,7 +9,9 @@ single ``bash -s`` exec channel, and parses the markers below back into per-step
     ::essay:: data KEY VALUE   a value the step reports (``essay_data KEY VALUE``)
 
 Each step runs in a subshell with ``set -e``, so a failing line fails its step and the
-steps after it do not run. ``finally_`` runs on exit whatever happened (``trap``).
+steps after it do not run. A step hands a value to later steps with ``essay_set NAME
+VALUE`` (kept in ``$ESSAY_VARS``, sourced by every step). ``finally_`` runs on exit
+whatever happened (``trap``), with those values and ``$__rc``, the script's status.
 """
 from __future__ import annotations
 
@@ -35,19 +37,24 @@ class Script:
     title: str
     steps: tuple[Step, ...]
     env: tuple[tuple[str, str], ...] = ()
+    defs: str = ""          # shell functions the steps share (defined once, top level)
     finally_: str = ""
     meta: dict = field(default_factory=dict, compare=False)  # for callers, not sent
 
     def render(self) -> str:
         lines = [f"# essay: {self.title}", "set -u", PRELUDE]
         lines += [f"export {k}={q(v)}" for k, v in self.env]
-        if self.finally_:
-            lines.append(f"trap {q(self.finally_)} EXIT")
+        if self.defs:
+            lines.append(self.defs.strip())
+        lines.append('ESSAY_VARS=$(mktemp "${TMPDIR:-/tmp}/essay.XXXXXX") || exit 1')
+        cleanup = "__rc=$?; " + (f"( . \"$ESSAY_VARS\"; {self.finally_} ); " if self.finally_
+                                  else "") + 'rm -f "$ESSAY_VARS"; exit $__rc'
+        lines.append(f"trap {q(cleanup)} EXIT")
         for n, step in enumerate(self.steps, 1):
             lines += [
                 f"# step {n}: {step.name}",
                 f"printf '{MARK} step {n}\\n'",
-                "( set -e",
+                '( set -e; . "$ESSAY_VARS"',
                 step.run,
                 ") 2>&1 </dev/null; __rc=$?",
                 f"printf '\\n{MARK} end {n} %s\\n' \"$__rc\"",

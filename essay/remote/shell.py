@@ -63,6 +63,7 @@ def render_to(path: str, content: str) -> str:
 #: Shell functions every script defines (see :meth:`essay.remote.script.Script.render`).
 PRELUDE = r"""
 essay_data() { printf '::essay:: data %s %s\n' "$1" "$2"; }
+essay_set() { printf '%s=%q\n' "$1" "$2" >> "$ESSAY_VARS"; eval "$1=\$2"; }
 essay_render() {
   local __c; __c=$(printf %s "$1" | base64 -d; printf .); __c=${__c%.}
   printf %s "${__c//@ESSAY_HOME@/$HOME}"

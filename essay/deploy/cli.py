@@ -1,0 +1,111 @@
+"""``es deploy VERSION``: a version into one colour on every web host, in parallel.
+
+Round trips: one per web host (the whole deploy is one script), plus two per lb host
+(take the lock and read which colour is live; record the deploy and release the lock).
+"""
+from __future__ import annotations
+
+from essay import hooks as hookmod
+from essay import render, versions
+from essay.deploy.commands import Target, deploy_script
+from essay.errors import EssayError, UsageError
+from essay.lb import LbSession
+from essay.output import Timer
+from essay.validate import check_color, check_host, check_profile
+
+
+def pick_hosts(cfg, role: str, hosts: str | None) -> list[str]:
+    if hosts:
+        chosen = [check_host(h.strip()) for h in hosts.split(",") if h.strip()]
+    else:
+        if role not in cfg.roles:
+            raise UsageError(f"no role {role!r} in essay.toml [roles]; roles: "
+                             f"{', '.join(cfg.roles) or 'none'}")
+        chosen = cfg.hosts(role)
+    if not chosen:
+        raise UsageError(f"no hosts to deploy to (role {role!r} is empty)")
+    return chosen
+
+
+def choose_color(cfg, color: str | None, live: str, force: bool) -> str:
+    if color:
+        check_color(color, list(cfg.colors))
+    else:
+        color = next((c for c in cfg.colors if c != live), cfg.first_color()) if live \
+            else cfg.first_color()
+    if live and color == live and not force:
+        raise UsageError(f"colour {color} is live: deploying into it would change what "
+                         "users are served. Deploy into the idle colour, or add --force")
+    return color
+
+
+def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
+           parallel=None, dry_run=False, force=False, message="",
+           session: LbSession | None = None) -> tuple[int, str, str]:
+    """Deploy; returns (exit status, colour, version). ``session``: an lb session a caller
+    (``es release``) already holds; otherwise this deploy opens and closes its own."""
+    cfg, rep = ctx.cfg, ctx.reporter
+    profile = check_profile(profile or cfg.profile)
+    targets = pick_hosts(cfg, role, hosts)
+    resolved = versions.resolve(cfg.index_url, cfg.name, version)
+    project_hooks = hookmod.load(cfg.root)
+    own = session is None
+    with ctx.executor(dry_run=dry_run, parallel=parallel) as ex:
+        session = session or LbSession(ctx, ex, "deploy", message)
+        if own:
+            session.begin(read_only=dry_run)
+        try:
+            color = choose_color(cfg, color, session.live, force)
+            rep.info(f"deploying {cfg.name} {resolved} into colour {color} on "
+                     f"{len(targets)} host(s): {', '.join(targets)}")
+            timer = Timer()
+            results = ex.run({h: deploy_script(cfg, _target(cfg, h, color, resolved, profile,
+                                                            session.op.user, project_hooks))
+                              for h in targets})
+        except BaseException:
+            if own:
+                session.end("deploy", "", "", "failed", "interrupted or refused")
+            raise
+        failed = [r for r in results.values() if not r.ok]
+        rows = [[h, color, resolved, "dry run" if r.dry_run else ("ok" if r.ok else "FAILED"),
+                 f"{r.seconds:.1f}"] for h, r in results.items()]
+        if not dry_run:
+            rep.table(["host", "colour", "version", "result", "seconds"], rows)
+        for r in failed:
+            rep.print(f"\n{r.host}: {r.error}")
+        outcome = "failed" if failed else "ok"
+        detail = f"{len(failed)} of {len(results)} hosts failed" if failed else \
+            f"{len(results)} host(s) in {timer.seconds:.1f}s"
+        if own and not dry_run:
+            session.end("deploy", "", color, outcome, f"{resolved}: {detail}",
+                        versions={color: resolved} if not failed else None)
+    if dry_run:
+        rep.outcome(f"dry run: nothing changed ({len(results)} host(s) shown)")
+        return 0, color, resolved
+    if failed:
+        rep.outcome(f"deploy of {resolved} into {color} failed on "
+                    f"{', '.join(r.host for r in failed)}; the live colour was not touched",
+                    ok=False)
+        return 1, color, resolved
+    rep.outcome(f"{cfg.name} {resolved} is in colour {color} on {len(results)} host(s) "
+                f"({timer.seconds:.1f}s); `es flip {color}` sends traffic to it")
+    return 0, color, resolved
+
+
+def _target(cfg, host, color, version, profile, user, project_hooks) -> Target:
+    t = Target(host=host, color=color, version=version, profile=profile, user=user,
+               supervisord_conf=render.supervisord_conf(cfg, host, color, version, profile))
+    pre = [*cfg.pre_deploy, *hookmod.commands(project_hooks, "pre_deploy", cfg, t)]
+    post = [*cfg.post_deploy, *hookmod.commands(project_hooks, "post_deploy", cfg, t)]
+    return Target(**{**t.__dict__, "pre_deploy": tuple(pre), "post_deploy": tuple(post)})
+
+
+def cli_deploy(ctx, version, color=None, profile=None, role="web", hosts=None, parallel=None,
+               dry_run=False, force=False) -> int:
+    if parallel is not None and parallel < 1:
+        raise UsageError("--parallel must be at least 1")
+    code, _, _ = deploy(ctx, version, color, profile, role, hosts, parallel, dry_run, force)
+    return code
+
+
+__all__ = ["deploy", "cli_deploy", "EssayError"]

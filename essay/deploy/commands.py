@@ -1,0 +1,131 @@
+"""What a deploy runs on one web host, as data: one :class:`Script`, one round trip.
+
+Steps, in order (a failing step stops the host; the other colour is never touched):
+
+1. prepare     -- the colour's virtualenv at ``{prefix}/{colour}``, plus etc/ logs/ run/
+2. pre_deploy  -- hooks, in the colour's venv (only if there are any)
+3. install     -- ``NAME==VERSION`` and supervisor from the private index (pip or uv)
+4. configure   -- the rendered ``conf/supervisord.conf.j2`` into etc/supervisord.conf
+5. start       -- the colour's supervisord: started, or its programs restarted
+6. health      -- every process answers 200 on ``127.0.0.1:{port + i}{health_path}``
+7. record      -- release.json in the colour's directory: version, commit, time, who
+8. post_deploy -- hooks (only if there are any)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from essay import health
+from essay.remote.script import Script, Step
+from essay.remote.shell import cmd, q, qpath, write_file
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host's deploy: everything the builders need, already validated."""
+
+    host: str
+    color: str
+    version: str
+    profile: str
+    user: str                   # who deploys, recorded with the release
+    supervisord_conf: str       # rendered
+    pre_deploy: tuple[str, ...] = ()
+    post_deploy: tuple[str, ...] = ()
+
+
+def venv_env(cfg, t: Target) -> str:
+    """Shell text that activates the colour's venv and tells hooks what is deployed."""
+    d = qpath(cfg.color_dir(t.color))
+    return (f". {d}/bin/activate && export ESSAY_VERSION={q(t.version)} "
+            f"ESSAY_COLOR={q(t.color)} ESSAY_PROFILE={q(t.profile)} ESSAY_HOST={q(t.host)} "
+            f"ESSAY_PORT={q(cfg.colors[t.color])}")
+
+
+def prepare(cfg, t: Target) -> Step:
+    d = qpath(cfg.color_dir(t.color))
+    make = (f"uv venv --quiet --seed --python {q(cfg.python)} {d}" if cfg.installer == "uv"
+            else f"{q(cfg.python)} -m venv {d}")
+    return Step("prepare", f"mkdir -p {d}/etc {d}/logs {d}/run\n"
+                           f"[ -x {d}/bin/python ] || {make}")
+
+
+def install(cfg, t: Target) -> Step:
+    d = qpath(cfg.color_dir(t.color))
+    spec = (f"{cfg.name}=={t.version}", "supervisor")
+    index = ["--index-url", cfg.index_url]
+    if urlsplit(cfg.index_url).scheme == "http":
+        index += ["--trusted-host", urlsplit(cfg.index_url).hostname]
+    if cfg.installer == "uv":
+        line = f"uv pip install --quiet --python {d}/bin/python {cmd(*index, *spec)}"
+    else:
+        line = (f"{d}/bin/python -m pip install --quiet --disable-pip-version-check "
+                f"{cmd(*index, *spec)}")
+    return Step("install", line)
+
+
+def configure(cfg, t: Target) -> Step:
+    return Step("configure", write_file(f"{cfg.color_dir(t.color)}/etc/supervisord.conf",
+                                        t.supervisord_conf, mode="600"))
+
+
+def supervisorctl(cfg, color: str, *args) -> str:
+    d = qpath(cfg.color_dir(color))
+    return f"{d}/bin/supervisorctl -c {d}/etc/supervisord.conf {cmd(*args)}"
+
+
+def start(cfg, t: Target) -> Step:
+    """Start the colour's supervisord, or make the running one pick up the new version."""
+    d = qpath(cfg.color_dir(t.color))
+    ctl = lambda *a: supervisorctl(cfg, t.color, *a)  # noqa: E731
+    return Step("start", "\n".join([
+        f"if {ctl('pid')} >/dev/null 2>&1; then",
+        f"  {ctl('update')}",
+        f"  {ctl('restart', 'all')}",
+        "else",
+        f"  {d}/bin/supervisord -c {d}/etc/supervisord.conf",
+        "fi"]))
+
+
+def check_health(cfg, t: Target) -> Step:
+    d = qpath(cfg.color_dir(t.color))
+    urls = health.urls(["127.0.0.1"], cfg.ports[t.color], cfg.health_path)
+    return Step("health", "\n".join([
+        f"if ! {health.check(f'{d}/bin/python', urls, cfg.health_timeout)}; then",
+        f"  echo '--- supervisor status'; {supervisorctl(cfg, t.color, 'status')} || true",
+        f"  for f in {d}/logs/*.log; do echo \"--- tail $f\"; tail -n 8 \"$f\"; done",
+        "  exit 3", "fi"]))
+
+
+def record(cfg, t: Target) -> Step:
+    d = qpath(cfg.color_dir(t.color))
+    commit = (f"$({d}/bin/python -c 'import importlib, sys; "
+              f"m = importlib.import_module(sys.argv[1]); print(getattr(m, \"commit\", \"\"))' "
+              f"{q(cfg.version_file.removesuffix('.py').replace('/', '.'))} 2>/dev/null)")
+    return Step("record", "\n".join([
+        f"commit={commit}",
+        "when=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+        f"printf '{{\"version\": \"%s\", \"commit\": \"%s\", \"time\": \"%s\", \"user\": \"%s\", "
+        f"\"color\": \"%s\", \"profile\": \"%s\"}}\\n' {q(t.version)} \"$commit\" \"$when\" "
+        f"{q(t.user)} {q(t.color)} {q(t.profile)} > {d}/release.json.tmp",
+        f"mv -f {d}/release.json.tmp {d}/release.json",
+        f"cat {d}/release.json >> {d}/releases.log",
+        'essay_data commit "$commit"']))
+
+
+def hooks(cfg, t: Target, name: str, commands) -> Step:
+    lines = [venv_env(cfg, t)] + [f"( {c}\n)" for c in commands]
+    return Step(name, "\n".join(lines))
+
+
+def deploy_script(cfg, t: Target) -> Script:
+    steps = [prepare(cfg, t)]
+    if t.pre_deploy:
+        steps.append(hooks(cfg, t, "pre_deploy", t.pre_deploy))
+    steps += [install(cfg, t), configure(cfg, t), start(cfg, t), check_health(cfg, t),
+              record(cfg, t)]
+    if t.post_deploy:
+        steps.append(hooks(cfg, t, "post_deploy", t.post_deploy))
+    return Script(title=f"deploy {cfg.name} {t.version} into {t.color} on {t.host}",
+                  steps=tuple(steps))

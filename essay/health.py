@@ -1,0 +1,64 @@
+"""Health checks, run on the hosts: every process of a colour must answer 200.
+
+The check is a small Python program (hosts have python3: it makes the virtualenvs)
+given on the command line, quoted; it polls every URL until all answer 200 or the
+deadline passes, prints one line per URL, and reports each answering version with
+``essay_data``-style markers. ``/health`` answering JSON ``{"version": ...}`` is what the
+templates do; any other 200 body counts as healthy too.
+"""
+from __future__ import annotations
+
+from essay.remote.shell import q
+
+_PROGRAM = r'''
+import json, sys, time, urllib.request
+deadline = time.monotonic() + float(sys.argv[1])
+urls = sys.argv[2:]
+last = {u: "no answer yet" for u in urls}
+ok = {}
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+while True:
+    for u in urls:
+        if u in ok:
+            continue
+        try:
+            with opener.open(u, timeout=2) as r:
+                body = r.read(4096).decode("utf-8", "replace")
+                try:
+                    ok[u] = str(json.loads(body).get("version", "?"))
+                except Exception:
+                    ok[u] = "?"
+        except urllib.error.HTTPError as e:
+            last[u] = "HTTP %s %s" % (e.code, e.read(200).decode("utf-8", "replace").strip())
+        except Exception as e:
+            last[u] = "%s: %s" % (type(e).__name__, getattr(e, "reason", e))
+    if len(ok) == len(urls) or time.monotonic() > deadline:
+        break
+    time.sleep(0.25)
+for u in urls:
+    if u in ok:
+        print("healthy   %s  version %s" % (u, ok[u]))
+        print("::essay:: data healthy %s %s" % (u, ok[u]))
+    else:
+        print("UNHEALTHY %s  last answer: %s" % (u, last[u]))
+        print("::essay:: data unhealthy %s %s" % (u, last[u]))
+sys.exit(0 if len(ok) == len(urls) else 3)
+'''.strip()
+
+
+def urls(addresses, ports, path: str) -> list[str]:
+    return [f"http://{a}:{p}{path}" for a in addresses for p in ports]
+
+
+def check(python: str, targets: list[str], deadline: float) -> str:
+    """Shell text that checks ``targets`` until healthy or ``deadline`` seconds pass."""
+    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), *map(q, targets)])
+
+
+def parse(values: list[str]) -> dict[str, str]:
+    """``url version`` data lines -> {url: version}."""
+    out = {}
+    for v in values:
+        url, _, rest = v.partition(" ")
+        out[url] = rest
+    return out

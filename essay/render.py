@@ -1,0 +1,73 @@
+"""Rendering the project's ``conf/*.j2`` templates with Jinja2.
+
+The project owns its templates (``es create`` / ``es init`` put them in ``conf/``); if a
+project has none, essay's built-in ones are used. Paths under ``~`` are written with a
+token the remote script replaces with the remote user's ``$HOME`` (the client cannot know
+it without an extra round trip). The context of each template is documented in
+docs/templates.md and below.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from essay.remote import hosts as hostmod
+from essay.remote.shell import home_path
+
+
+def _source(cfg, name: str) -> tuple[str, str]:
+    own = Path(cfg.root) / "conf" / name
+    if own.exists():
+        return own.read_text(), str(own)
+    builtin = resources.files("essay.templates").joinpath("common", "conf", name)
+    return builtin.read_text(), f"essay's built-in {name}"
+
+
+def render(cfg, name: str, context: dict) -> str:
+    import jinja2
+
+    from essay.errors import EssayError
+
+    text, where = _source(cfg, name)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    try:
+        return env.from_string(text).render(**context)
+    except jinja2.TemplateError as e:
+        line = f" line {e.lineno}" if getattr(e, "lineno", None) else ""
+        raise EssayError(f"{where}{line}: {e.message if hasattr(e, 'message') else e}") from None
+
+
+def supervisord_context(cfg, host: str, color: str, version: str, profile: str) -> dict:
+    venv = home_path(cfg.color_dir(color))
+    return {
+        "name": cfg.name, "package": cfg.package, "version": version, "color": color,
+        "profile": profile, "host": host, "venv": venv, "prefix": home_path(cfg.prefix),
+        "base_port": cfg.colors[color], "processes": cfg.processes,
+        "ports": cfg.ports[color], "etc_dir": f"{venv}/etc", "run_dir": f"{venv}/run",
+        "log_dir": f"{venv}/logs", "socket": f"{venv}/run/supervisor.sock",
+        "health_path": cfg.health_path,
+    }
+
+
+def supervisord_conf(cfg, host, color, version, profile) -> str:
+    return render(cfg, "supervisord.conf.j2",
+                  supervisord_context(cfg, host, color, version, profile))
+
+
+def nginx_context(cfg, canary: dict | None = None) -> dict:
+    state = home_path(cfg.nginx_state_dir)
+    web = cfg.hosts("web")
+    return {
+        "name": cfg.name, "var": cfg.package.replace("-", "_"),
+        "listen": cfg.nginx_listen, "server_name": cfg.nginx_server_name,
+        "colors": list(cfg.colors),
+        "upstreams": {c: [f"{hostmod.address(h)}:{p}" for h in web for p in ports]
+                      for c, ports in cfg.ports.items()},
+        "state_dir": state, "live_dir": f"{state}/live", "canary": canary,
+        "health_path": cfg.health_path,
+    }
+
+
+def nginx_conf(cfg, canary: dict | None = None) -> str:
+    return render(cfg, "nginx.conf.j2", nginx_context(cfg, canary))

@@ -1,0 +1,1 @@
+"""essay's project templates (cookiecutter) and the common files es init adds."""

@@ -1,0 +1,52 @@
+"""Tests for the web app, calling the WSGI ``application`` directly -- exactly what
+gunicorn calls in production, with no server and no network.
+
+Run them with ``python -m pytest`` from the project root.
+"""
+import io
+import json
+from wsgiref.util import setup_testing_defaults
+
+from {{ cookiecutter.package_name }} import NAME, _release
+from {{ cookiecutter.package_name }}.wsgi import application
+
+
+def call(path, method="GET"):
+    """Send one request to the app; return (status code, headers dict, body bytes)."""
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "wsgi.input": io.BytesIO()}
+    setup_testing_defaults(environ)
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    body = b"".join(application(environ, start_response))
+    return int(seen["status"].split()[0]), seen["headers"], body
+
+
+def test_index_names_the_app_and_its_version():
+    status, headers, body = call("/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert NAME in body.decode() and _release.version in body.decode()
+
+
+def test_health_is_json_with_name_version_and_commit():
+    status, headers, body = call("/health")
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body) == {"status": "ok", "name": NAME,
+                                "version": _release.version, "commit": _release.commit}
+
+
+def test_unknown_path_is_404():
+    assert call("/no-such-page")[0] == 404
+
+
+def test_post_to_a_known_path_is_refused():
+    assert call("/health", method="POST")[0] == 405
+
+
+def test_head_has_no_body():
+    status, _, body = call("/health", method="HEAD")
+    assert status == 200 and body == b""

@@ -1,0 +1,29 @@
+"""The views.
+
+* ``GET /``       -- a small HTML page naming the app and its version
+* ``GET /health`` -- JSON that essay polls after a deploy and before a flip; it must
+  answer 200 quickly and say which version this process runs
+"""
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from . import NAME, _release
+
+
+@require_safe     # GET and HEAD only; anything else gets 405
+def index(request):
+    name, version = escape(NAME), escape(_release.version)
+    return HttpResponse(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+        f"<title>{name}</title></head>\n"
+        f"<body><h1>{name}</h1><p>version {version}</p></body></html>\n"
+    )
+
+
+@require_safe
+@never_cache
+def health(request):
+    return JsonResponse({"status": "ok", "name": NAME, "version": _release.version,
+                         "commit": _release.commit})
