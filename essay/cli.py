@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     top.add_argument("-c", "--config", metavar="FILE", help="essay.toml to use "
                      "(default: the nearest one from the working directory up)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress output")
     subs = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for cmd in COMMANDS:
@@ -44,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                 groups[key] = p.add_subparsers(dest=f"sub_{i}", metavar="COMMAND",
                                                parser_class=_Parser, required=True)
             parent = groups[key]
-        p = parent.add_parser(words[-1], help=cmd.help, description=cmd.description or cmd.help)
+        p = parent.add_parser(words[-1], help=cmd.help, parents=[common],
+                              description=cmd.description or cmd.help)
         for arg in cmd.args:
             _add(p, arg)
         p.set_defaults(_command=cmd)

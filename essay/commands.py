@@ -105,6 +105,17 @@ COMMANDS: tuple[Command, ...] = (
                  metavar="N"),
              DRY,
              Arg("--force", "allow deploying into the live colour", flag=True))),
+    Command("flip", "essay.flip.cli:cli_flip",
+            "send traffic to a colour on every lb host (no nginx reload)",
+            (Arg("color", "the colour to make live", metavar="COLOR"),
+             Arg("--weight", "canary: send PCT%% of requests to COLOR, the rest to the live "
+                 "colour", type=int, metavar="PCT"),
+             MESSAGE, DRY)),
+    Command("rollback", "essay.flip.cli:cli_rollback",
+            "flip back to the previous colour (it is still running)",
+            (Arg("--to", "instead: deploy this older version into the idle colour and flip "
+                 "to it", metavar="VERSION"),
+             MESSAGE, DRY)),
 )
 
 

@@ -72,8 +72,9 @@ class LbSession:
         return lives.pop() if lives else ""
 
     def end(self, command: str, from_: str, to: str, outcome: str, detail: str,
-            versions: dict | None = None):
-        """Record the outcome in the history (and versions in the state); unlock."""
+            versions: dict | None = None, keep: bool = False):
+        """Record the outcome in the history (and versions in the state); unlock unless
+        ``keep`` (a later round trip of the same command goes on under the lock)."""
         if not self.held:
             return
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -82,9 +83,9 @@ class LbSession:
         lines = [f"es_put {puts}"] if puts else []
         lines.append(f"es_history {q(command)} {q(from_)} {q(to)} {q(outcome)} {q(detail)}")
         script = lb_script(self.cfg, self.op, f"{command}: record and unlock",
-                           [Step("record", "\n".join(lines))])
+                           [Step("record", "\n".join(lines))], keep_lock=keep)
         results = self.ex.run({h: script for h in self.lbs})
-        self.held = False
+        self.held = keep
         bad = [r for r in results.values() if not r.ok]
         for r in bad:
             self.ctx.reporter.warn(f"{r.host}: could not record the {command} or release "

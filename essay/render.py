@@ -55,7 +55,7 @@ def supervisord_conf(cfg, host, color, version, profile) -> str:
                   supervisord_context(cfg, host, color, version, profile))
 
 
-def nginx_context(cfg, canary: dict | None = None) -> dict:
+def nginx_context(cfg) -> dict:
     state = home_path(cfg.nginx_state_dir)
     web = cfg.hosts("web")
     return {
@@ -64,10 +64,10 @@ def nginx_context(cfg, canary: dict | None = None) -> dict:
         "colors": list(cfg.colors),
         "upstreams": {c: [f"{hostmod.address(h)}:{p}" for h in web for p in ports]
                       for c, ports in cfg.ports.items()},
-        "state_dir": state, "live_dir": f"{state}/live", "canary": canary,
+        "state_dir": state, "live_dir": f"{state}/live",
         "health_path": cfg.health_path,
     }
 
 
-def nginx_conf(cfg, canary: dict | None = None) -> str:
-    return render(cfg, "nginx.conf.j2", nginx_context(cfg, canary))
+def nginx_conf(cfg) -> str:
+    return render(cfg, "nginx.conf.j2", nginx_context(cfg))

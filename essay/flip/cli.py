@@ -1,0 +1,111 @@
+"""``es flip COLOR [--weight PCT]`` and ``es rollback [--to VERSION]``.
+
+One round trip per lb host: lock, check, switch, record, unlock -- in one script. With
+several lb hosts they flip in parallel; if any fails, the ones that flipped are put back.
+"""
+from __future__ import annotations
+
+from essay import render
+from essay.errors import EssayError, UsageError
+from essay.flip.commands import flip_script, revert_script
+from essay.lb import raise_for
+from essay.state import Operation
+from essay.validate import check_color, check_message, check_weight
+
+
+def _lbs(cfg) -> list[str]:
+    lbs = cfg.hosts("lb")
+    if not lbs:
+        raise UsageError("essay.toml [roles] has no lb hosts: there is no nginx to flip")
+    return lbs
+
+
+def switch(ctx, command: str, color: str | None = None, weight: int | None = None,
+           rollback: bool = False, op: Operation | None = None, message: str = "",
+           keep_lock: bool = False, dry_run: bool = False) -> dict:
+    """Flip (or roll back) every lb host; returns {host: HostResult}. Raises on failure,
+    after putting back any lb that had flipped."""
+    cfg, rep = ctx.cfg, ctx.reporter
+    lbs = _lbs(cfg)
+    op = op or Operation(command, message)
+    script = flip_script(cfg, op, command, render.nginx_conf(cfg), color, weight, rollback,
+                         keep_lock=keep_lock)
+    with ctx.executor(dry_run=dry_run) as ex:
+        results = ex.run({h: script for h in lbs})
+        if dry_run:
+            return results
+        flipped = [r for r in results.values() if r.ok]
+        if len(flipped) != len(results) and flipped:
+            for r in flipped:
+                rep.warn(f"{r.host}: putting it back, another lb failed")
+            ex.run({r.host: revert_script(cfg, op, command, r.value("snap_before", ""),
+                                          r.value("prev_before", ""), r.value("from", ""))
+                    for r in flipped})
+        for r in results.values():
+            if not r.ok and r.failed_step is not None:
+                r.error = f"{r.failed_step.name}: " + (r.failed_step.output.strip() or r.error)
+        raise_for(results, command)
+    return results
+
+
+def _report(ctx, results, what: str):
+    for host, r in results.items():
+        reload = " (site config changed: nginx reloaded)" if r.value("reloaded") else ""
+        ctx.reporter.info(f"{host}: {r.value('from') or 'none'} -> {r.value('target')} "
+                          f"({r.value('version')}){reload}")
+    any_r = next(iter(results.values()))
+    ctx.reporter.outcome(f"{what}: colour {any_r.value('target')} ({any_r.value('version')}) "
+                         f"on {len(results)} lb host(s)")
+
+
+def cli_flip(ctx, color, weight=None, message=None, dry_run=False) -> int:
+    check_color(color, list(ctx.cfg.colors))
+    if weight is not None:
+        check_weight(weight)
+    if message:
+        check_message(message)
+    results = switch(ctx, "flip", color, weight, message=message or "", dry_run=dry_run)
+    if dry_run:
+        ctx.reporter.outcome("dry run: nothing changed")
+        return 0
+    _report(ctx, results, f"{weight}% canary" if weight else "live")
+    return 0
+
+
+def cli_rollback(ctx, to=None, message=None, dry_run=False) -> int:
+    if message:
+        check_message(message)
+    if to:
+        return rollback_to(ctx, to, message or "", dry_run)
+    results = switch(ctx, "rollback", rollback=True, message=message or "", dry_run=dry_run)
+    if dry_run:
+        ctx.reporter.outcome("dry run: nothing changed")
+        return 0
+    _report(ctx, results, "rolled back, live")
+    return 0
+
+
+def rollback_to(ctx, version: str, message: str, dry_run: bool) -> int:
+    """Install an older version into the idle colour, then flip to it."""
+    from essay.deploy.cli import deploy
+    from essay.lb import LbSession
+
+    with ctx.executor(dry_run=dry_run) as ex:
+        session = LbSession(ctx, ex, "rollback", message)
+        session.begin(read_only=dry_run)
+        try:
+            code, color, resolved = deploy(ctx, version, session=session, dry_run=dry_run)
+            if code != 0:
+                raise EssayError(f"rollback to {resolved}: the deploy into {color} failed; "
+                                 "nothing was flipped")
+            if not dry_run:
+                session.end("deploy", "", color, "ok", resolved, versions={color: resolved},
+                            keep=True)
+            session.held = False  # the flip below takes over the lock and releases it
+            results = switch(ctx, "rollback", color, op=session.op, dry_run=dry_run)
+        except BaseException:
+            session.end("rollback", session.live, "", "failed", f"to {version}")
+            raise
+    if not dry_run:
+        _report(ctx, results, f"rolled back to {resolved}, live")
+    return 0

@@ -1,0 +1,143 @@
+"""What a flip or a rollback runs on one lb host: one script, one round trip.
+
+Steps (the lock is taken first and released at exit by :func:`essay.state.lb_script`):
+
+1. target  -- which colour: the one asked for, or for a rollback the previous one (or the
+              canary's base); refuse if nothing is deployed there or there is no previous
+2. health  -- every process of the target colour on every web host answers 200, checked
+              from the lb itself (the path nginx will use); refuse naming the unhealthy
+3. site    -- render the site file; only if it differs from what is there: write it, run
+              ``[nginx] test`` (failing: put the old one back, stop), and mark for reload
+4. switch  -- the marker nginx reads, by rename: no reload
+5. reload  -- only if the site file changed (first flip, hosts, ports or template changed)
+6. record  -- state (live, previous) and history
+
+A canary (``--weight``) switches the marker to a snapshot in which PCT of the 100
+request buckets go to the target colour: no reload either.
+"""
+from __future__ import annotations
+
+from essay import health
+from essay.remote import hosts as hostmod
+from essay.remote.script import Step
+from essay.remote.shell import HOME_TOKEN, q, qpath
+from essay.state import lb_script
+
+NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NGINX_TEST, RELOAD = 4, 5, 3, 6, 7
+
+
+def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> Step:
+    lines = ['from=$(es_live); essay_set FROM "$from"; essay_set SNAP_BEFORE "$(es_snapshot)"',
+             'essay_data snap_before "$(es_snapshot)"; essay_data prev_before "$(es_get previous)"']
+    if rollback:
+        lines += [
+            'case "$(es_snapshot)" in',
+            '  canary-*) to=$from;;',
+            '  *) to=$(es_get previous)',
+            '     if [ -z "$to" ] || [ "$to" = "$from" ]; then',
+            '       echo "no previous colour to roll back to (nothing was flipped before)"',
+            f'       exit {NO_PREVIOUS}',
+            '     fi;;',
+            'esac']
+    else:
+        lines.append(f"to={q(color)}")
+    lines += [
+        'essay_set TO "$to"; essay_data target "$to"; essay_data from "$from"',
+        'if [ -z "$(es_get "version_$to")" ]; then',
+        '  echo "nothing is deployed in colour $to (es deploy VERSION --color $to)"',
+        f'  exit {NOTHING_DEPLOYED}', "fi",
+        'essay_data version "$(es_get "version_$to")"']
+    if weight:
+        lines += ['if [ "$to" = "$from" ]; then',
+                  '  echo "colour $to is already live: a canary needs another colour live"',
+                  f'  exit {NOTHING_DEPLOYED}', "fi",
+                  f'essay_set SNAP "$(es_canary "$to" {int(weight)} "$from")"']
+    else:
+        lines.append('essay_set SNAP "$(es_plain "$to")"')
+    return Step("target", "\n".join(lines))
+
+
+def health_step(cfg) -> Step:
+    """Every process of $TO on every web host, checked from this lb."""
+    cases = []
+    for color, ports in cfg.ports.items():
+        urls = health.urls([hostmod.address(h) for h in cfg.hosts("web")], ports,
+                           cfg.health_path)
+        cases.append(f"  {q(color)}) {health.check('python3', urls, 5)} || "
+                     f"{{ echo \"colour {color} is not healthy: refusing to flip\"; "
+                     f"exit {UNHEALTHY}; }};;")
+    return Step("health", 'case "$TO" in\n' + "\n".join(cases) + "\nesac")
+
+
+def site_step(cfg, content: str) -> Step:
+    import base64
+
+    site = qpath(cfg.nginx_site)
+    b64 = q(base64.b64encode(content.encode()).decode())
+    return Step("site", "\n".join([
+        f"site={site}; mkdir -p \"$(dirname \"$site\")\"",
+        f'essay_render {b64} > "$site.essay-new"',
+        'if cmp -s "$site.essay-new" "$site"; then',
+        '  rm -f "$site.essay-new"; echo "site config unchanged"',
+        "else",
+        '  if [ -f "$site" ]; then cp -p "$site" "$site.essay-prev"; else rm -f "$site.essay-prev"; fi',
+        '  mv -f "$site.essay-new" "$site"',
+        f"  if ! ( {cfg.nginx_test} ) 2>&1; then",
+        '    if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; else rm -f "$site"; fi',
+        '    echo "nginx config test failed: the previous site config is back, nginx untouched"',
+        f"    exit {NGINX_TEST}",
+        "  fi",
+        '  essay_set RELOAD 1; echo "site config changed: nginx will reload"',
+        "fi"]))
+
+
+def switch_step() -> Step:
+    return Step("switch", 'es_switch "$SNAP"; essay_data live "$(es_live)"')
+
+
+def reload_step(cfg) -> Step:
+    site = qpath(cfg.nginx_site)
+    return Step("reload", "\n".join([
+        'if [ "${RELOAD:-0}" = 1 ]; then',
+        f"  if ! ( {cfg.nginx_reload} ) 2>&1; then",
+        f"    site={site}",
+        '    if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; else rm -f "$site"; fi',
+        '    [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE"',
+        '    echo "nginx reload failed: site config and live colour put back"',
+        f"    exit {RELOAD}",
+        "  fi",
+        '  essay_data reloaded 1',
+        "fi"]))
+
+
+def record_step(command: str, weight: int | None) -> Step:
+    if weight:
+        put = f'es_put "live=$FROM" "canary=$TO" "weight={int(weight)}"'
+        what = f'"$TO at {int(weight)}%"'
+    else:
+        put = ('if [ "$TO" != "$FROM" ]; then es_put "live=$TO" "previous=$FROM" canary= weight=; '
+               'else es_put "live=$TO" canary= weight=; fi')
+        what = '"$TO"'
+    return Step("record", f"{put}\nes_history {q(command)} \"$FROM\" {what} ok "
+                          "\"$(es_get \"version_$TO\")\"")
+
+
+def flip_script(cfg, op, command: str, site: str, color: str | None = None,
+                weight: int | None = None, rollback: bool = False, keep_lock: bool = False):
+    steps = [target_step(cfg, color, weight, rollback), health_step(cfg), site_step(cfg, site),
+             switch_step(), reload_step(cfg), record_step(command, weight)]
+    failed = (f'es_history {q(command)} "${{FROM:-}}" "${{TO:-{color or "?"}}}" failed '
+              '"refused or failed; live unchanged"')
+    return lb_script(cfg, op, f"{command} on lb", steps, keep_lock=keep_lock, on_failure=failed)
+
+
+def revert_script(cfg, op, command: str, snapshot: str, previous: str, live: str):
+    """Put an lb back to what it had before a flip that failed elsewhere."""
+    lines = [f"es_switch {q(snapshot)}" if snapshot else 'rm -f "$ESSAY_STATE/live"',
+             f"es_put {q('live=' + live)} {q('previous=' + previous)}",
+             f"es_history {q(command)} - {q(live or '-')} reverted "
+             "\"another lb failed; put back\""]
+    return lb_script(cfg, op, f"{command}: revert", [Step("revert", "\n".join(lines))])
+
+
+__all__ = ["flip_script", "revert_script", "HOME_TOKEN"]
