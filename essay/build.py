@@ -169,6 +169,12 @@ def upload(cfg, dists, reporter):
 
 
 def cli_build(ctx, ref="HEAD", version=None, label=None, no_upload=False) -> int:
+    ctx.reporter.print(build(ctx, ref, version, label, no_upload))
+    return 0
+
+
+def build(ctx, ref="HEAD", version=None, label=None, no_upload=False) -> str:
+    """Build (and upload) ``ref``; returns the version built."""
     cfg, rep = ctx.cfg, ctx.reporter
     if label:
         versions.check_label(label)
@@ -210,5 +216,4 @@ def cli_build(ctx, ref="HEAD", version=None, label=None, no_upload=False) -> int
         rep.info(f"uploading to {cfg.upload_url}")
         upload(cfg, dists, rep)
     rep.outcome(f"built {cfg.name} {chosen}" + ("" if no_upload else f", on {cfg.index_url}"))
-    rep.print(chosen)
-    return 0
+    return chosen

@@ -46,6 +46,32 @@ sys.exit(0 if len(ok) == len(urls) else 3)
 '''.strip()
 
 
+_WATCH = r'''
+import sys, time, urllib.request
+end = time.monotonic() + float(sys.argv[1])
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+strikes = {}
+while time.monotonic() < end:
+    for u in sys.argv[2:]:
+        try:
+            with opener.open(u, timeout=2) as r:
+                strikes[u] = 0
+        except Exception as e:
+            strikes[u] = strikes.get(u, 0) + 1
+            if strikes[u] >= 3:
+                print("UNHEALTHY %s: %s" % (u, getattr(e, "reason", e)))
+                sys.exit(3)
+    time.sleep(0.5)
+print("healthy for %ss: %s" % (sys.argv[1], " ".join(sys.argv[2:])))
+'''.strip()
+
+
+def watch(python: str, targets: list[str], seconds: float) -> str:
+    """Shell text that fails as soon as a target fails 3 checks in a row within
+    ``seconds`` (``es release`` watching a colour it just made live)."""
+    return " ".join([python, "-c", q(_WATCH), q(f"{seconds:g}"), *map(q, targets)])
+
+
 def urls(addresses, ports, path: str) -> list[str]:
     return [f"http://{a}:{p}{path}" for a in addresses for p in ports]
 

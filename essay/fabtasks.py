@@ -1,0 +1,76 @@
+"""essay's commands as Fabric tasks, for a project's ``fabfile.py``::
+
+    from essay.fabtasks import namespace
+
+``fab -l`` then lists them; ``fab rollback`` runs exactly what ``es rollback`` runs (both
+call :func:`essay.cli.run` with the same command from :data:`essay.commands.COMMANDS`).
+Grouped commands keep Fabric's dotted names: ``es pypi serve`` is ``fab pypi.serve``.
+"""
+from __future__ import annotations
+
+import inspect
+
+from invoke import Collection, Task
+from invoke.exceptions import Exit
+
+from essay.commands import COMMANDS, Command
+
+
+def _param(arg) -> str:
+    """The task parameter for an option: named like the ``es`` flag (``--next`` -> next)."""
+    return arg.name.lstrip("-").replace("-", "_")
+
+
+def _body(cmd: Command):
+    def body(c, **given):
+        from essay.cli import run
+
+        options = {arg.dest: given.get(_param(arg)) for arg in cmd.args}
+        for arg in cmd.args:  # invoke hands values over as given on the command line
+            value = options.get(arg.dest)
+            if arg.nargs == "*" and isinstance(value, str):
+                options[arg.dest] = [v for v in value.split(",") if v]
+            elif value is not None and arg.type is int and not isinstance(value, int):
+                options[arg.dest] = int(value)
+        code = run(cmd, options)
+        if code:
+            raise Exit(code=code)
+
+    params = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for arg in cmd.args:
+        if arg.positional and arg.nargs is None:
+            default = inspect.Parameter.empty
+        elif arg.flag:
+            default = False
+        else:
+            default = arg.default
+        params.append(inspect.Parameter(_param(arg), inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=default))
+    body.__signature__ = inspect.Signature(params)
+    body.__name__ = cmd.name.split()[-1].replace("-", "_")
+    body.__doc__ = cmd.help[0].upper() + cmd.help[1:] + "."
+    return body
+
+
+def _task(cmd: Command) -> Task:
+    return Task(_body(cmd), name=cmd.name.split()[-1],
+                help={_param(a).replace("_", "-"): a.help.replace("%%", "%") for a in cmd.args},
+                positional=[_param(a) for a in cmd.args if a.positional and a.nargs is None])
+
+
+def build_namespace() -> Collection:
+    root = Collection()
+    for cmd in COMMANDS:
+        if cmd.name in ("create",):  # makes new projects: not a task of a project
+            continue
+        words = cmd.name.split()
+        coll = root
+        for word in words[:-1]:
+            if word not in coll.collections:
+                coll.add_collection(Collection(word))
+            coll = coll.collections[word]
+        coll.add_task(_task(cmd))
+    return root
+
+
+namespace = build_namespace()

@@ -1,0 +1,77 @@
+"""``es status``: per web host and colour, what is installed, running and healthy, and
+which colour the load balancers send traffic to. One round trip per host."""
+from __future__ import annotations
+
+import json
+
+from essay import health
+from essay.deploy.cli import pick_hosts
+from essay.deploy.commands import supervisorctl
+from essay.remote.script import Script, Step
+from essay.remote.shell import q, qpath
+from essay.state import LbState, Operation, lb_script, report_step
+
+
+def color_step(cfg, color: str) -> Step:
+    d = qpath(cfg.color_dir(color))
+    urls = health.urls(["127.0.0.1"], cfg.ports[color], cfg.health_path)
+    check = health.check('"$py"', urls, 0)
+    return Step(f"status {color}", "\n".join([
+        f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
+        f"if {supervisorctl(cfg, color, 'pid')} >/dev/null 2>&1; then",
+        f"  essay_data procs_{color} \"$({supervisorctl(cfg, color, 'status')} | "
+        "awk '{print $1\"=\"$2}' | tr '\\n' ' ')\"",
+        "fi",
+        f"py={d}/bin/python; [ -x \"$py\" ] || py=python3",
+        f"{check} || true",
+        f"essay_data color_done {q(color)}"]))
+
+
+def collect(ctx, role="web", hosts=None):
+    cfg = ctx.cfg
+    targets = pick_hosts(cfg, role, hosts)
+    script = Script("status", tuple(color_step(cfg, c) for c in cfg.colors))
+    lb = lb_script(cfg, Operation("status"), "status", [report_step()], lock=False)
+    lbs = cfg.hosts("lb")
+    with ctx.executor() as ex:
+        results = ex.run({h: script for h in targets})
+        lb_results = ex.run({h: lb for h in lbs}) if lbs else {}
+    return results, {h: LbState.from_result(r) for h, r in lb_results.items() if r.ok}, \
+        [r for r in lb_results.values() if not r.ok]
+
+
+def cli_status(ctx, role="web", hosts=None) -> int:
+    cfg, rep = ctx.cfg, ctx.reporter
+    results, lbs, lb_failed = collect(ctx, role, hosts)
+    lives = {s.live for s in lbs.values()}
+    live = lives.pop() if len(lives) == 1 else ""
+    canary = next((s.canary for s in lbs.values() if s.canary), None)
+    rows = []
+    for host, r in results.items():
+        if not r.ok:
+            rows.append([host, "-", "-", "", "-", "-", f"unreachable: {r.error}"])
+            continue
+        healthy = health.parse(r.data.get("healthy", []))
+        for color, ports in cfg.ports.items():
+            rel = json.loads(r.value(f"release_{color}") or "{}")
+            procs = (r.value(f"procs_{color}") or "").split()
+            up = sum(1 for p in procs if p.endswith("=RUNNING"))
+            ok = sum(1 for u in healthy if any(u.endswith(f":{p}{cfg.health_path}")
+                                                for p in ports))
+            mark = "live" if color == live else (f"canary {canary[1]}%" if canary
+                                                 and canary[0] == color else "")
+            rows.append([host, color, rel.get("version", "-"), mark,
+                         f"{up}/{len(ports)} running" if procs else "stopped",
+                         f"{ports[0]}-{ports[-1]}", f"{ok}/{len(ports)} healthy"])
+    rep.table(["host", "colour", "version", "live", "processes", "ports", "health"], rows)
+    for r in lb_failed:
+        rep.warn(f"{r.host}: cannot read the live colour: {r.error}")
+    if len({s.live for s in lbs.values()}) > 1:
+        rep.warn("the lb hosts disagree on the live colour: " +
+                 ", ".join(f"{h}={s.live or 'none'}" for h, s in lbs.items()))
+    for h, s in lbs.items():
+        if s.lock:
+            rep.info(f"{h}: locked by {s.lock}")
+    rep.outcome(f"live colour: {live or 'none yet'}" + (f", canary {canary[0]} at {canary[1]}%"
+                                                          if canary else ""))
+    return 0
