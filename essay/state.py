@@ -128,7 +128,7 @@ class LbState:
 
 
 def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
-              lock: bool = True, on_failure: str = "") -> Script:
+              lock: bool = True, on_failure: str = "", progress: bool = False) -> Script:
     """An lb script: state functions defined, the lock taken first (unless ``lock`` is
     False), released at exit unless ``keep_lock`` (a later round trip releases it)."""
     env = (("ESSAY_USER", op.user), ("ESSAY_LOCK_TOKEN", op.token),
@@ -139,7 +139,7 @@ def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
     fail = f'if [ "$__rc" -ne 0 ] && [ "$__rc" -ne {LOCKED} ]; then {on_failure}; fi; ' \
         if on_failure else ""
     return Script(title=title, steps=first + tuple(steps), env=env, defs=defs,
-                  finally_=fail + ("es_unlock" if lock else ":"))
+                  finally_=fail + ("es_unlock" if lock else ":"), progress=progress)
 
 
 def report_step() -> Step:

@@ -11,7 +11,7 @@ from essay.deploy.commands import Target, deploy_script
 from essay.errors import EssayError, UsageError
 from essay.lb import LbSession
 from essay.output import Timer
-from essay.validate import check_color, check_host, check_profile
+from essay.validate import check_color, check_host, check_message, check_profile
 
 
 def pick_hosts(cfg, role: str, hosts: str | None) -> list[str]:
@@ -101,10 +101,13 @@ def _target(cfg, host, color, version, profile, user, project_hooks) -> Target:
 
 
 def cli_deploy(ctx, version, color=None, profile=None, role="web", hosts=None, parallel=None,
-               dry_run=False, force=False) -> int:
+               dry_run=False, force=False, message=None) -> int:
     if parallel is not None and parallel < 1:
         raise UsageError("--parallel must be at least 1")
-    code, _, _ = deploy(ctx, version, color, profile, role, hosts, parallel, dry_run, force)
+    if message:
+        check_message(message)
+    code, _, _ = deploy(ctx, version, color, profile, role, hosts, parallel, dry_run, force,
+                        message or "")
     return code
 
 

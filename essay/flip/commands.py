@@ -128,7 +128,8 @@ def flip_script(cfg, op, command: str, site: str, color: str | None = None,
              switch_step(), reload_step(cfg), record_step(command, weight)]
     failed = (f'es_history {q(command)} "${{FROM:-}}" "${{TO:-{color or "?"}}}" failed '
               '"refused or failed; live unchanged"')
-    return lb_script(cfg, op, f"{command} on lb", steps, keep_lock=keep_lock, on_failure=failed)
+    return lb_script(cfg, op, f"{command} on lb", steps, keep_lock=keep_lock, on_failure=failed,
+                     progress=True)
 
 
 def revert_script(cfg, op, command: str, snapshot: str, previous: str, live: str):

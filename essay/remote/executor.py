@@ -50,7 +50,7 @@ class _Progress(io.TextIOBase):
                 n = int(parts[1])
                 if parts[0] == "step":
                     self.started[n] = time.monotonic()
-                    if n <= len(self.script.steps):
+                    if n <= len(self.script.steps) and self.script.progress:
                         self.reporter.progress(self.host, self.script.steps[n - 1].name)
                 elif parts[0] == "end":
                     self.ended[n] = time.monotonic()

@@ -39,6 +39,7 @@ class Script:
     env: tuple[tuple[str, str], ...] = ()
     defs: str = ""          # shell functions the steps share (defined once, top level)
     finally_: str = ""
+    progress: bool = True   # report each step as it starts (off for quick bookkeeping)
     meta: dict = field(default_factory=dict, compare=False)  # for callers, not sent
 
     def render(self) -> str:
