@@ -1,0 +1,99 @@
+"""The executor on the rig: real sshd hosts, in parallel, one round trip per script."""
+import os
+import subprocess
+
+import pytest
+
+from essay.output import Reporter
+from essay.remote.executor import Executor
+from essay.remote.script import Script, Step
+from essay.remote.shell import q
+
+pytestmark = pytest.mark.rig
+
+
+def _whoami():
+    return Script("who", (Step("who", 'essay_data user "$(id -un)"; essay_data home "$HOME"\n'
+                                      'essay_data addr "$(ip -4 -o addr show scope global | '
+                                      "awk '{print $4}' | cut -d/ -f1 | head -n1)\""),))
+
+
+def test_every_host_answers_as_itself_in_parallel(rig_home):
+    rig = rig_home
+    for h in rig.hosts:
+        rig.mark(h)
+    with Executor(Reporter(quiet=True)) as ex:
+        results = ex.run({h: _whoami() for h in rig.hosts})
+    for h in rig.hosts:
+        r = results[h]
+        assert r.ok, r.error
+        assert r.value("user") == rig.user(h)
+        assert r.value("home") == rig.home_of(h)
+        assert r.value("addr") == rig.address(h)
+        assert rig.channels(h)["exec"] == 1 and rig.channels(h)["sftp"] == 0
+        assert ex.channels[h] == 1
+
+
+def test_steps_stop_at_the_first_failure_and_name_it(rig_home):
+    script = Script("t", (Step("one", "echo first"), Step("two", "echo broken >&2; exit 7"),
+                          Step("three", "touch ~/never")))
+    with Executor(Reporter(quiet=True)) as ex:
+        r = ex.run({"web1": script})["web1"]
+    assert not r.ok and r.failed_step.name == "two" and r.failed_step.rc == 7
+    assert "two failed (exit 7)" in r.error and "broken" in r.error
+    assert [s.name for s in r.steps] == ["one", "two"]
+    assert subprocess.run(["test", "-e", f"{rig_home.home_of('web1')}/never"]).returncode == 1
+
+
+def test_values_reach_the_host_exactly(rig_home):
+    nasty = "it's $(touch /tmp/pwned) `id` ; rm -rf ~ \" \\ * \n end"
+    script = Script("q", (Step("echo", f"essay_data got {q(nasty.replace(chr(10), ' '))}"),),
+                    env=(("ESSAY_X", nasty),))
+    with Executor(Reporter(quiet=True)) as ex:
+        r = ex.run({"web2": script})["web2"]
+    assert r.ok and r.value("got") == nasty.replace("\n", " ")
+    assert not os.path.exists("/tmp/pwned")
+
+
+def test_unknown_host_key_is_refused_by_default(rig_home, tmp_path):
+    rig = rig_home
+    known = rig.known_hosts
+    saved = open(known).read()
+    try:
+        open(known, "w").write("".join(l for l in saved.splitlines(True)
+                                       if rig.address("web1") not in l and "web1" not in l))
+        with Executor(Reporter(quiet=True)) as ex:
+            r = ex.run({"web1": _whoami()})["web1"]
+        assert not r.ok and "not in known_hosts" in r.error and r.error.startswith("web1:")
+        with Executor(Reporter(quiet=True), accept_new_host_keys=True) as ex:
+            assert ex.run({"web1": _whoami()})["web1"].ok
+        assert rig.address("web1") in open(known).read()  # saved, like accept-new
+    finally:
+        open(known, "w").write(saved)
+
+
+def test_unreachable_host_is_a_one_line_error(rig_home):
+    with Executor(Reporter(quiet=True), connect_timeout=2) as ex:
+        results = ex.run({"web1": _whoami(), "nobody@10.255.255.1": _whoami()})
+    assert results["web1"].ok
+    bad = results["nobody@10.255.255.1"]
+    assert not bad.ok and bad.error.startswith("nobody@10.255.255.1:")
+
+
+def test_dry_run_prints_and_runs_nothing(rig_home, capsys):
+    rig = rig_home
+    rig.mark("web1")
+    script = Script("t", (Step("touch", "touch ~/dry"),))
+    with Executor(Reporter(), dry_run=True) as ex:
+        r = ex.run({"web1": script})["web1"]
+    assert r.ok and r.dry_run
+    out = capsys.readouterr().out
+    assert "### web1: would run" in out and "touch ~/dry" in out
+    assert rig.channels("web1")["exec"] == 0
+    assert not os.path.exists(f"{rig.home_of('web1')}/dry")
+
+
+def test_local_host_runs_the_same_script_without_ssh():
+    with Executor(Reporter(quiet=True)) as ex:
+        r = ex.run({"local": _whoami()})["local"]
+    assert r.ok and r.value("home") == os.path.expanduser("~")
