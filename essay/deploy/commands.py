@@ -55,8 +55,9 @@ def install(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
     spec = (f"{cfg.name}=={t.version}", "supervisor")
     index = ["--index-url", cfg.index_url]
-    if urlsplit(cfg.index_url).scheme == "http":
-        index += ["--trusted-host", urlsplit(cfg.index_url).hostname]
+    if urlsplit(cfg.index_url).scheme == "http":  # plain http: pip wants it trusted
+        flag = "--allow-insecure-host" if cfg.installer == "uv" else "--trusted-host"
+        index += [flag, urlsplit(cfg.index_url).hostname]
     if cfg.installer == "uv":
         line = f"uv pip install --quiet --python {d}/bin/python {cmd(*index, *spec)}"
     else:
