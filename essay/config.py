@@ -6,6 +6,7 @@ what was expected -- before any remote command runs.
 """
 from __future__ import annotations
 
+import keyword
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -110,7 +111,15 @@ class _Reader:
 
     def fail(self, key, found, expected):
         where = f"[{self.table}] {key}" if key != self.table else f"[{self.table}]"
+        if isinstance(found, str) and "@" in found and "://" in found:
+            found = redact_url(found)   # the found value may be a URL with a password
         raise ConfigError(f"{self.path}: {where} is {found!r}, expected {expected}")
+
+    def positive(self, key, default, expected="seconds, a number > 0", zero_ok=False):
+        value = self.get(key, float, default, expected)
+        if value < 0 or (value == 0 and not zero_ok):
+            self.fail(key, value, expected)
+        return value
 
     def get(self, key, typ, default, expected=None):
         value = self.data.get(key, default)
@@ -136,6 +145,33 @@ def upload_url_for(index_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+def _check_url(reader: _Reader, key: str, url: str, example: str):
+    """An http(s) URL with a host and, if any, a valid port."""
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        reader.fail(key, url, f"an http(s) URL with a port from 1 to 65535, such as {example}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.fail(key, url, f"an http(s) URL such as {example}")
+
+
+def _check_version_file(reader: _Reader, value: str):
+    """A .py file inside the project: relative, no ``..`` (it is written in the build tree)."""
+    from pathlib import PurePosixPath
+
+    p = PurePosixPath(value)
+    if p.is_absolute() or ".." in p.parts or "\\" in value or p.suffix != ".py":
+        reader.fail("version_file", value, "a .py module path relative to the project, "
+                    'inside it, such as "demo/_release.py"')
+    return value
+
+
+def _table_keys(data: dict, table: str) -> set:
+    value = data.get(table, {})
+    return set(value) if isinstance(value, dict) else set()
+
+
 def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config:
     root = (root or (path.parent if path else Path.cwd())).resolve()
     known = {"project", "index", "roles", "deploy", "colors", "nginx", "release", "build", "ssh"}
@@ -152,20 +188,22 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         check_name(name)
     except EssayError as e:
         project.fail("name", name, f"a valid project name ({e})")
-    package = project.get("package", str, name.lower().replace("-", "_"))
+    package = project.get("package", str, name.lower().replace("-", "_"),
+                          'a Python package name such as "demo"')
+    if not package.isidentifier() or keyword.iskeyword(package):
+        project.fail("package", package, 'a Python package name such as "demo" (letters, '
+                     "digits and '_', not starting with a digit)")
 
     index = _Reader(path, data, "index", {"url", "upload_url", "packages_dir"})
     url = index.get("url", str, DEFAULT_INDEX, "an http(s) URL of a simple index")
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        index.fail("url", url, "an http(s) URL such as http://10.0.0.1:8090/simple/")
+    _check_url(index, "url", url, "http://10.0.0.1:8090/simple/")
     if not url.endswith("/"):
         url += "/"
     upload = index.get("upload_url", str, upload_url_for(url), "an http(s) URL")
-    if urlsplit(upload).scheme not in ("http", "https"):
-        index.fail("upload_url", upload, "an http(s) URL such as http://127.0.0.1:8090/")
+    _check_url(index, "upload_url", upload, "http://127.0.0.1:8090/")
     packages_dir = root / index.get("packages_dir", str, f"{STATE_DIR}/packages")
 
-    roles_r = _Reader(path, data, "roles", set(data.get("roles", {})))
+    roles_r = _Reader(path, data, "roles", _table_keys(data, "roles"))
     roles = {"web": ["local"], "lb": ["local"]} if "roles" not in data else {}
     for role in roles_r.data:
         hosts = roles_r.strings(role, [])
@@ -192,15 +230,17 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
     if parallel < 1:
         deploy.fail("parallel", parallel, "a whole number >= 1")
 
-    colors_r = _Reader(path, data, "colors", set(data.get("colors", {})))
+    colors_r = _Reader(path, data, "colors", _table_keys(data, "colors"))
     colors = {}
     for c, port in (colors_r.data or {"a": 8800, "b": 8810}).items():
         try:
             check_color(c)
         except EssayError as e:
             colors_r.fail(c, c, f"a colour name of lowercase letters and digits ({e})")
-        if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535 - processes:
-            colors_r.fail(c, port, "a base port from 1024 to 65535")
+        top = 65535 - processes + 1   # process i listens on port + i
+        if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= top:
+            colors_r.fail(c, port, f"a base port from 1024 to {top} ({processes} processes "
+                          "listen on it and the ports after it)")
         colors[c] = port
     if len(colors) < 2:
         colors_r.fail("colors", colors, "at least two colours, e.g. a = 8800 and b = 8810")
@@ -230,7 +270,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         prefix=deploy.get("prefix", str, f"~/{name}", "a directory path"),
         python=deploy.get("python", str, "python3", "a python executable"),
         processes=processes, health_path=health_path,
-        health_timeout=deploy.get("health_timeout", float, 30.0, "seconds"),
+        health_timeout=deploy.positive("health_timeout", 30.0),
         installer=installer, parallel=parallel,
         profile=deploy.get("profile", str, "default", "a profile name"),
         pre_deploy=deploy.strings("pre_deploy", []),
@@ -242,10 +282,11 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         nginx_listen=listen,
         nginx_server_name=nginx.get("server_name", str, "_", "a server name"),
         nginx_state_dir=state_dir,
-        release_grace=release.get("grace", float, 10.0, "seconds"),
-        version_file=build.get("version_file", str, f"{package}/_release.py", "a path"),
+        release_grace=release.positive("grace", 10.0, "seconds, a number >= 0", zero_ok=True),
+        version_file=_check_version_file(
+            build, build.get("version_file", str, f"{package}/_release.py", "a path")),
         accept_new_host_keys=ssh.get("accept_new_host_keys", bool, False, "true or false"),
-        connect_timeout=ssh.get("connect_timeout", float, 10.0, "seconds"),
+        connect_timeout=ssh.positive("connect_timeout", 10.0),
         raw=data,
     )
 
@@ -255,7 +296,7 @@ def redacted(cfg: Config) -> dict:
     out = {
         "project": {"name": cfg.name, "package": cfg.package, "root": str(cfg.root),
                     "file": str(cfg.path) if cfg.path else None},
-        "index": {"url": _hide_password(cfg.index_url), "upload_url": _hide_password(cfg.upload_url),
+        "index": {"url": redact_url(cfg.index_url), "upload_url": redact_url(cfg.upload_url),
                   "embedded": cfg.index_embedded, "packages_dir": str(cfg.packages_dir)},
         "roles": cfg.roles,
         "deploy": {"prefix": cfg.prefix, "python": cfg.python, "processes": cfg.processes,
@@ -274,9 +315,15 @@ def redacted(cfg: Config) -> dict:
     return out
 
 
-def _hide_password(url: str) -> str:
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user info (if any) replaced by ``***``; the host
+    and port are kept exactly as written (IPv6 brackets too)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+_hide_password = redact_url   # the old private name

@@ -68,6 +68,30 @@ def saved_credentials(cfg) -> tuple[str | None, str | None]:
     return data.get("username"), data.get("password")
 
 
+def _same_url(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return ((pa.scheme.lower(), pa.netloc.lower(), pa.path.rstrip("/"))
+            == (pb.scheme.lower(), pb.netloc.lower(), pb.path.rstrip("/")))
+
+
+def pypirc_repository(upload_url: str) -> str | None:
+    """The ~/.pypirc section (listed in ``index-servers``) whose ``repository`` is
+    ``upload_url``, if any. Twine ignores ~/.pypirc when it is given a URL, so ``es build``
+    passes twine this section's name instead: its username, password and keyring apply."""
+    from twine.utils import DEFAULT_CONFIG_FILE, get_config
+
+    if not Path(os.path.expanduser(DEFAULT_CONFIG_FILE)).is_file():
+        return None
+    try:
+        sections = get_config(DEFAULT_CONFIG_FILE)
+    except Exception:   # a malformed file: twine's own error would not say more
+        return None
+    for name, section in sections.items():
+        if section.get("repository") and _same_url(section["repository"], upload_url):
+            return name
+    return None
+
+
 def serve_argv(cfg, host: str | None = None, port: int | None = None,
                root: str | None = None) -> list[str]:
     """pypiserver's own command line for this project's index (no secret on it)."""

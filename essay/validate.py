@@ -13,13 +13,14 @@ from essay.errors import UsageError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COLOR = re.compile(r"^[a-z][a-z0-9]{0,15}$")
-_HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+_HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+                   r"(?::(?P<port>\d{1,5}))?$")
 _PROFILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def check_name(name: str) -> str:
     """A project name usable as a distribution name and, with ``-`` -> ``_``, a package."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UsageError(f"{name!r} is not a valid project name: use letters, digits, '-' "
                          "and '_', starting with a letter (e.g. 'demo' or 'my-app')")
     if keyword.iskeyword(name.replace("-", "_")):
@@ -29,7 +30,7 @@ def check_name(name: str) -> str:
 
 
 def check_color(color: str, known=None) -> str:
-    if not isinstance(color, str) or not _COLOR.match(color):
+    if not isinstance(color, str) or not _COLOR.fullmatch(color):
         raise UsageError(f"{color!r} is not a valid colour: use a short lowercase name "
                          "such as 'a' or 'blue'")
     if known is not None and color not in known:
@@ -40,9 +41,13 @@ def check_color(color: str, known=None) -> str:
 
 def check_host(host: str) -> str:
     """A Fabric host string (``[user@]host[:port]``), an ssh_config alias, or ``local``."""
-    if not isinstance(host, str) or not _HOST.match(host) or host.startswith("-"):
+    m = _HOST.fullmatch(host) if isinstance(host, str) else None
+    if not m or host.startswith("-"):
         raise UsageError(f"{host!r} is not a valid host: use host, user@host, "
                          "user@host:port or an alias from ~/.ssh/config")
+    port = m.group("port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise UsageError(f"{host!r} is not a valid host: port {port} is not from 1 to 65535")
     return host
 
 
@@ -58,7 +63,7 @@ def check_version(version: str) -> str:
 
 
 def check_profile(profile: str) -> str:
-    if not _PROFILE.match(profile or ""):
+    if not _PROFILE.fullmatch(profile or ""):
         raise UsageError(f"{profile!r} is not a valid profile name: letters, digits, '.', "
                          "'_' and '-'")
     return profile
