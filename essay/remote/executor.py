@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import math
 import os
 import subprocess
 import threading
@@ -145,7 +146,7 @@ class Executor:
         from fabric import Connection
         from paramiko import AutoAddPolicy, RejectPolicy
 
-        conn = Connection(host, connect_timeout=int(self.connect_timeout))
+        conn = Connection(host, connect_timeout=max(1, math.ceil(self.connect_timeout)))
         known = hostmod.known_hosts_files(host)
         client = conn.client
         for path in known:
@@ -157,7 +158,8 @@ class Executor:
             AutoAddPolicy() if self.accept_new_host_keys else RejectPolicy())
         conn.open()
         if self.accept_new_host_keys:
-            client.save_host_keys(known[0])
+            with self._lock:  # hosts connect in parallel: one writer at a time
+                client.save_host_keys(known[0])
         with self._lock:
             self._connections[host] = conn
         return conn

@@ -5,8 +5,8 @@ Register deploy hooks here, e.g.:
 
     from essay import hooks
 
-    @hooks.pre_deploy
-    def migrate(ctx):
+    @hooks.post_deploy
+    def migrate(ctx):   # after the new version is installed and healthy in the idle colour
         return f"python -m {ctx.package} migrate"   # runs on each host, in the colour's venv
 """
 from essay.fabtasks import namespace  # noqa: F401
