@@ -4,7 +4,9 @@ The check is a small Python program (hosts have python3: it makes the virtualenv
 given on the command line, quoted; it polls every URL until all answer 200 or the
 deadline passes, prints one line per URL, and reports each answering version with
 ``essay_data``-style markers. ``/health`` answering JSON ``{"version": ...}`` is what the
-templates do; any other 200 body counts as healthy too.
+templates do; any other 200 body counts as healthy too. Given the version just deployed,
+a process answering another version is not healthy: something else (a stale process from
+an earlier run) holds the port, and the new one is not serving.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from essay.remote.shell import q
 _PROGRAM = r'''
 import json, sys, time, urllib.request
 deadline = time.monotonic() + float(sys.argv[1])
-urls = sys.argv[2:]
+want = sys.argv[2]
+urls = sys.argv[3:]
 last = {u: "no answer yet" for u in urls}
 ok = {}
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
@@ -25,9 +28,13 @@ while True:
             with opener.open(u, timeout=2) as r:
                 body = r.read(4096).decode("utf-8", "replace")
                 try:
-                    ok[u] = str(json.loads(body).get("version", "?"))
+                    got = str(json.loads(body).get("version", "?"))
                 except Exception:
-                    ok[u] = "?"
+                    got = "?"
+                if want and got != "?" and got != want:
+                    last[u] = "HTTP 200 from version %s, expected %s" % (got, want)
+                else:
+                    ok[u] = got
         except urllib.error.HTTPError as e:
             last[u] = "HTTP %s %s" % (e.code, e.read(200).decode("utf-8", "replace").strip())
         except Exception as e:
@@ -76,9 +83,11 @@ def urls(addresses, ports, path: str) -> list[str]:
     return [f"http://{a}:{p}{path}" for a in addresses for p in ports]
 
 
-def check(python: str, targets: list[str], deadline: float) -> str:
-    """Shell text that checks ``targets`` until healthy or ``deadline`` seconds pass."""
-    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), *map(q, targets)])
+def check(python: str, targets: list[str], deadline: float, version: str = "") -> str:
+    """Shell text that checks ``targets`` until healthy or ``deadline`` seconds pass;
+    with ``version``, only a process answering that version counts as healthy."""
+    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), q(version),
+                     *map(q, targets)])
 
 
 def parse(values: list[str]) -> dict[str, str]:

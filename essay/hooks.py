@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from essay.errors import EssayError
+
 _REGISTRY: dict[str, list] = {"pre_deploy": [], "post_deploy": []}
 
 
@@ -39,7 +41,12 @@ def load(root: Path) -> dict[str, list]:
         spec = importlib.util.spec_from_file_location("essay_project_fabfile", fabfile)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:
+            del sys.modules[spec.name]
+            raise EssayError(f"{fabfile} cannot be loaded (it registers the deploy hooks): "
+                             f"{type(e).__name__}: {e}") from None
     return {k: list(v) for k, v in _REGISTRY.items()}
 
 
@@ -49,9 +56,17 @@ def commands(registry: dict, kind: str, cfg, target) -> list[str]:
                           profile=target.profile, name=cfg.name, package=cfg.package)
     out = []
     for func in registry.get(kind, []):
-        result = func(ctx)
+        name = f"{kind} hook {getattr(func, '__name__', func)!s} (fabfile.py)"
+        try:
+            result = func(ctx)
+        except Exception as e:
+            raise EssayError(f"{name} failed on {target.host}: {type(e).__name__}: {e}") \
+                from None
         if isinstance(result, str):
             out.append(result)
-        elif result:
-            out.extend(str(r) for r in result)
+        elif isinstance(result, (list, tuple)) and all(isinstance(r, str) for r in result):
+            out.extend(result)
+        elif result is not None:
+            raise EssayError(f"{name} returned {result!r}; it must return a shell command "
+                             "(a string), a list of them, or None")
     return out

@@ -1,5 +1,9 @@
 """``es status``: per web host and colour, what is installed, running and healthy, and
-which colour the load balancers send traffic to. One round trip per host."""
+which colour the load balancers send traffic to. One round trip per host.
+
+The version is what is installed in the colour's venv (pip's metadata), not only what the
+last successful deploy recorded in release.json: after a failed deploy the colour holds
+(and may run) the new version, and the table says so, naming the last good one."""
 from __future__ import annotations
 
 import json
@@ -12,12 +16,18 @@ from essay.remote.shell import q, qpath
 from essay.state import LbState, Operation, lb_script, report_step
 
 
+_INSTALLED = ("import importlib.metadata as m, sys\n"
+              "try: print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError: pass")
+
+
 def color_step(cfg, color: str) -> Step:
     d = qpath(cfg.color_dir(color))
     urls = health.urls(["127.0.0.1"], cfg.ports[color], cfg.health_path)
     check = health.check('"$py"', urls, 0)
     return Step(f"status {color}", "\n".join([
         f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
+        f"[ -x {d}/bin/python ] && essay_data installed_{color} \"$({d}/bin/python -c "
+        f"{q(_INSTALLED)} {q(cfg.name)} 2>/dev/null)\"",
         f"if {supervisorctl(cfg, color, 'pid')} >/dev/null 2>&1; then",
         f"  essay_data procs_{color} \"$({supervisorctl(cfg, color, 'status')} | "
         "awk '{print $1\"=\"$2}' | tr '\\n' ' ')\"",
@@ -54,14 +64,21 @@ def cli_status(ctx, role="web", hosts=None) -> int:
         healthy = health.parse(r.data.get("healthy", []))
         for color, ports in cfg.ports.items():
             rel = json.loads(r.value(f"release_{color}") or "{}")
+            installed, released = r.value(f"installed_{color}") or "", rel.get("version", "")
+            version = installed or released or "-"
+            if installed and released and installed != released:
+                version += f" (last good deploy: {released})"
             procs = (r.value(f"procs_{color}") or "").split()
-            up = sum(1 for p in procs if p.endswith("=RUNNING"))
+            states = [p.partition("=")[2] for p in procs]
+            up = states.count("RUNNING")
+            others = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states)
+                               if s != "RUNNING")
             ok = sum(1 for u in healthy if any(u.endswith(f":{p}{cfg.health_path}")
                                                 for p in ports))
             mark = "live" if color == live else (f"canary {canary[1]}%" if canary
                                                  and canary[0] == color else "")
-            rows.append([host, color, rel.get("version", "-"), mark,
-                         f"{up}/{len(ports)} running" if procs else "stopped",
+            running = f"{up}/{len(ports)} running" + (f" ({others})" if others else "")
+            rows.append([host, color, version, mark, running if procs else "stopped",
                          f"{ports[0]}-{ports[-1]}", f"{ok}/{len(ports)} healthy"])
     rep.table(["host", "colour", "version", "live", "processes", "ports", "health"], rows)
     for r in lb_failed:

@@ -72,7 +72,7 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
         if not dry_run:
             rep.table(["host", "colour", "version", "result", "seconds"], rows)
         for r in failed:
-            rep.print(f"\n{r.host}: {r.error}")
+            rep.print(f"\n{failure(r)}")
         outcome = "failed" if failed else "ok"
         detail = f"{len(failed)} of {len(results)} hosts failed" if failed else \
             f"{len(results)} host(s) in {timer.seconds:.1f}s"
@@ -92,11 +92,25 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     return 0, color, resolved
 
 
+def failure(r) -> str:
+    """What failed on one host, for the user: the failing step and its output. A failed
+    health check shows all of it (each process's last answer, supervisor's view of the
+    programs, the logs' tails); other steps their last lines (pip's error, a hook's)."""
+    step = r.failed_step
+    if step is not None and step.name == "health" and step.rc is not None:
+        text = f"health failed (exit {step.rc}):\n{step.output.strip()}"
+    else:
+        text = r.error or "failed"
+    return text if text.startswith(f"{r.host}: ") else f"{r.host}: {text}"
+
+
 def _target(cfg, host, color, version, profile, user, project_hooks) -> Target:
     t = Target(host=host, color=color, version=version, profile=profile, user=user,
                supervisord_conf=render.supervisord_conf(cfg, host, color, version, profile))
-    pre = [*cfg.pre_deploy, *hookmod.commands(project_hooks, "pre_deploy", cfg, t)]
-    post = [*cfg.post_deploy, *hookmod.commands(project_hooks, "post_deploy", cfg, t)]
+    pre = [c for c in (*cfg.pre_deploy, *hookmod.commands(project_hooks, "pre_deploy", cfg, t))
+           if c.strip()]   # an empty command would be a shell syntax error: `( )`
+    post = [c for c in (*cfg.post_deploy, *hookmod.commands(project_hooks, "post_deploy", cfg,
+                                                             t)) if c.strip()]
     return Target(**{**t.__dict__, "pre_deploy": tuple(pre), "post_deploy": tuple(post)})
 
 

@@ -77,13 +77,16 @@ def supervisorctl(cfg, color: str, *args) -> str:
 
 
 def start(cfg, t: Target) -> Step:
-    """Start the colour's supervisord, or make the running one pick up the new version."""
+    """Start the colour's supervisord, or make the running one pick up the new version.
+
+    A program that does not start (``spawn error``) does not fail this step: the health
+    step then fails, saying what each process answered, supervisor's view and the logs."""
     d = qpath(cfg.color_dir(t.color))
     ctl = lambda *a: supervisorctl(cfg, t.color, *a)  # noqa: E731
     return Step("start", "\n".join([
         f"if {ctl('pid')} >/dev/null 2>&1; then",
         f"  {ctl('update')}",
-        f"  {ctl('restart', 'all')}",
+        f"  {ctl('restart', 'all')} || echo 'not every program started; see the health check'",
         "else",
         f"  {d}/bin/supervisord -c {d}/etc/supervisord.conf",
         "fi"]))
@@ -93,19 +96,25 @@ def check_health(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
     urls = health.urls(["127.0.0.1"], cfg.ports[t.color], cfg.health_path)
     return Step("health", "\n".join([
-        f"if ! {health.check(f'{d}/bin/python', urls, cfg.health_timeout)}; then",
+        f"if ! {health.check(f'{d}/bin/python', urls, cfg.health_timeout, t.version)}; then",
         f"  echo '--- supervisor status'; {supervisorctl(cfg, t.color, 'status')} || true",
-        f"  for f in {d}/logs/*.log; do echo \"--- tail $f\"; tail -n 8 \"$f\"; done",
+        f"  for f in {d}/logs/*.log; do echo \"--- tail $f\"; tail -n 12 \"$f\"; done",
         "  exit 3", "fi"]))
+
+
+def version_module(version_file: str) -> str:
+    """``demo/_release.py`` -> ``demo._release`` (``src/`` layouts: ``src/`` dropped)."""
+    module = version_file.removesuffix(".py").replace("/", ".")
+    return module.removeprefix("src.")
 
 
 def record(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
     commit = (f"$({d}/bin/python -c 'import importlib, sys; "
               f"m = importlib.import_module(sys.argv[1]); print(getattr(m, \"commit\", \"\"))' "
-              f"{q(cfg.version_file.removesuffix('.py').replace('/', '.'))} 2>/dev/null)")
+              f"{q(version_module(cfg.version_file))} 2>/dev/null)")
     return Step("record", "\n".join([
-        f"commit={commit}",
+        f"commit={commit} || commit=''   # no commit to tell is no reason to fail a deploy",
         "when=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
         f"printf '{{\"version\": \"%s\", \"commit\": \"%s\", \"time\": \"%s\", \"user\": \"%s\", "
         f"\"color\": \"%s\", \"profile\": \"%s\"}}\\n' {q(t.version)} \"$commit\" \"$when\" "
