@@ -7,7 +7,7 @@ from essay.remote.script import Step
 from essay.remote.shell import q
 from essay.state import Operation, lb_script
 
-COLUMNS = ["time", "who", "command", "from", "to", "outcome", "detail"]
+COLUMNS = ["time", "who", "command", "from", "to", "outcome", "detail", "message"]
 
 
 def read(ctx, lines: int = 50) -> dict[str, list[list[str]]]:
@@ -18,7 +18,8 @@ def read(ctx, lines: int = 50) -> dict[str, list[list[str]]]:
     bad = [r for r in results.values() if not r.ok]
     if bad:
         raise EssayError("; ".join(f"{r.host}: {r.error}" for r in bad))
-    return {h: [(line.split("\t") + [""] * 7)[:7]
+    width = len(COLUMNS)
+    return {h: [(line.split("\t") + [""] * width)[:width]
                 for line in r.steps[-1].output.splitlines() if line.strip()]
             for h, r in results.items()}
 

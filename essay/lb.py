@@ -27,7 +27,8 @@ def raise_for(results: dict, what: str):
         return
     locked = [r for r in bad if r.value("locked")]
     if locked:
-        raise LockedError("; ".join(f"{r.host}: {what} refused, {r.value('locked')}. Wait, or "
+        raise LockedError("; ".join(f"{r.host}: {what} refused: locked by {r.value('locked')}. "
+                                    "Wait, or "
                                     "`es lock break` if that run is gone" for r in locked))
     raise EssayError("; ".join(f"{r.host}: {r.error}" for r in bad))
 
@@ -50,14 +51,24 @@ class LbSession:
         if ex.dry_run:  # reading changes nothing: do it for real even in a dry run
             from essay.remote.executor import Executor
             ex = Executor.from_config(self.cfg, self.ctx.reporter)
-        results = ex.run({h: script for h in self.lbs})
+        try:
+            results = ex.run({h: script for h in self.lbs})
+        except BaseException:   # Ctrl-C while locking: the lock may be ours on some lbs
+            if not read_only:
+                self.held = True
+                self.release()  # removes only a lock with our token
+            raise
+        took = [h for h, r in results.items() if r.ok]   # where the lock is now ours
         if not read_only:
-            self.held = True
+            self.held = bool(took)
         try:
             raise_for(results, self.op.command)
         except EssayError:
-            self.release()
+            self.release(took)
             raise
+        for r in results.values():
+            if r.value("repaired"):
+                self.ctx.reporter.warn(f"{r.host}: {r.value('repaired')}")
         self.states = {h: LbState.from_result(r) for h, r in results.items()}
         return self.states
 
@@ -91,12 +102,14 @@ class LbSession:
             self.ctx.reporter.warn(f"{r.host}: could not record the {command} or release "
                                    f"the lock: {r.error}; see `es lock status`")
 
-    def release(self):
-        """Release the lock without recording anything (a failed begin)."""
-        if self.held:
+    def release(self, hosts=None):
+        """Release the lock without recording anything (a failed begin): on ``hosts``
+        (default: every lb)."""
+        hosts = self.lbs if hosts is None else hosts
+        if self.held and hosts:
             script = lb_script(self.cfg, self.op, "unlock", [])
-            self.ex.run({h: script for h in self.lbs})
-            self.held = False
+            self.ex.run({h: script for h in hosts})
+        self.held = False
 
 
 __all__ = ["LbSession", "LockedError", "raise_for", "LOCKED"]

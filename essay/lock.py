@@ -13,13 +13,14 @@ from essay.flip.cli import _lbs
 from essay.remote.script import Step
 from essay.remote.shell import q
 from essay.state import Operation, lb_script
+from essay.validate import check_message
 
 _READ = ('if [ -f "$ESSAY_STATE/lock/info" ]; then essay_data lock "$(cut -f2- '
          '"$ESSAY_STATE/lock/info")"; fi')
 
 
-def _run(ctx, steps, command="lock"):
-    op = Operation(command)
+def _run(ctx, steps, command="lock", message=""):
+    op = Operation(command, message)
     script = lb_script(ctx.cfg, op, f"lock: {command}", steps, lock=False)
     with ctx.executor() as ex:
         results = ex.run({h: script for h in _lbs(ctx.cfg)})
@@ -53,7 +54,7 @@ def cli_release(ctx) -> int:
         f'  if [ "$(cut -f2 "$ESSAY_STATE/lock/info")" != {q(me)} ]; then',
         '    echo "held by $(cut -f2 "$ESSAY_STATE/lock/info"), not you: es lock break removes it"',
         "    exit 1", "  fi",
-        '  rm -rf "$ESSAY_STATE/lock"; es_history lock - - released "by its holder"',
+        '  rm -rf "$ESSAY_STATE/lock"; es_history "lock release" - - released "by its holder"',
         "fi"]))
     _run(ctx, [remove], "lock release")
     ctx.reporter.outcome("the lock is released")
@@ -62,14 +63,16 @@ def cli_release(ctx) -> int:
 
 def cli_break(ctx, message=None) -> int:
     """Remove the lock whoever holds it; the history records who broke whose lock."""
+    if message:
+        check_message(message)
     remove = Step("break", "\n".join([
         _READ,
         'if [ -f "$ESSAY_STATE/lock/info" ]; then',
         '  held=$(cut -f2,4 "$ESSAY_STATE/lock/info" | tr "\\t" " ")',
         '  rm -rf "$ESSAY_STATE/lock"',
-        f'  es_history lock - - broken "held by $held"{" " + q(message) if message else ""}',
+        '  es_history "lock break" - - broken "held by $held"',
         "fi"]))
-    _, results = _run(ctx, [remove], "lock break")
+    _, results = _run(ctx, [remove], "lock break", message or "")
     for h, r in results.items():
         holder = _holder(r)
         ctx.reporter.info(f"{h}: " + (f"broke the lock of {holder[0]} ({holder[2]} since "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from essay import health
-from essay.build import build
+from essay.build import build, resolve_ref
 from essay.deploy.cli import deploy
 from essay.errors import EssayError
 from essay.flip.cli import _lbs, switch
@@ -48,6 +48,7 @@ def cli_release(ctx, ref="HEAD", weight=None, message=None) -> int:
     if message:
         check_message(message)
     _lbs(cfg)
+    resolve_ref(cfg.root, ref)  # a ref that does not exist: refused before anything is locked
     total = Timer()
     with ctx.executor() as ex:
         session = LbSession(ctx, ex, "release", message or "")

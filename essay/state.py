@@ -9,7 +9,8 @@ Everything lives on each lb host in ``[nginx] state_dir`` (default: next to the 
     colors/canary-b-10-a/      a canary snapshot: base colour a (file ``a``) plus
         a, canary-b/0..9       one file per 1% bucket that goes to b
     state                      key=value lines: live, previous, version_<colour>, ...
-    history                    one tab-separated line per deploy, flip, rollback
+    history                    one tab-separated line per deploy, flip, rollback:
+                               time, who, command, from, to, outcome, detail, message
     lock/info                  who holds the lock: token, who, when, command, message
 
 The shell functions below are defined once in every lb script (``Script.defs``); the
@@ -40,10 +41,13 @@ es_put() {
   done
   mv -f "$f.tmp" "$f"
 }
+es_oneline() { printf %s "$1" | tr '\t\n\r' '   '; }
 es_history() {
   local line; mkdir -p "$ESSAY_STATE"
-  line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$ESSAY_USER" \
-    "$1" "${2:--}" "${3:--}" "$4" "$(printf %s "${5:-}" | tr '\t\n\r' '   ')")
+  line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    "$(es_oneline "$ESSAY_USER")" "$(es_oneline "$1")" "$(es_oneline "${2:--}")" \
+    "$(es_oneline "${3:--}")" "$(es_oneline "$4")" "$(es_oneline "${5:-}")" \
+    "$(es_oneline "${ESSAY_MESSAGE:-}")")
   printf '%s\n' "$line" >> "$ESSAY_STATE/history"
 }
 es_plain() { mkdir -p "$ESSAY_STATE/colors/$1" && : > "$ESSAY_STATE/colors/$1/$1"; echo "$1"; }
@@ -57,12 +61,20 @@ es_switch() { ln -sfn "colors/$1" "$ESSAY_STATE/live.new" && mv -fT "$ESSAY_STAT
 es_lock() {
   local who when what msg; mkdir -p "$ESSAY_STATE"
   if mkdir "$ESSAY_STATE/lock" 2>/dev/null; then
-    printf '%s\t%s\t%s\t%s\t%s\n' "$ESSAY_LOCK_TOKEN" "$ESSAY_USER" \
-      "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$ESSAY_COMMAND" "$ESSAY_MESSAGE" > "$ESSAY_STATE/lock/info"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ESSAY_LOCK_TOKEN" "$(es_oneline "$ESSAY_USER")" \
+      "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(es_oneline "$ESSAY_COMMAND")" \
+      "$(es_oneline "$ESSAY_MESSAGE")" > "$ESSAY_STATE/lock/info.tmp"
+    mv -f "$ESSAY_STATE/lock/info.tmp" "$ESSAY_STATE/lock/info"
     return 0
   fi
+  # the holder may have made the directory an instant ago: give it time to say who it is
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$ESSAY_STATE/lock/info" ] && break; sleep 0.1; done
   [ "$(cut -f1 "$ESSAY_STATE/lock/info" 2>/dev/null)" = "$ESSAY_LOCK_TOKEN" ] && return 0
-  IFS=$'\t' read -r _ who when what msg < "$ESSAY_STATE/lock/info" || true
+  # cut, not read: read with IFS=tab would merge empty fields and shift the rest
+  who=$(cut -f2 "$ESSAY_STATE/lock/info" 2>/dev/null) || true
+  when=$(cut -f3 "$ESSAY_STATE/lock/info" 2>/dev/null) || true
+  what=$(cut -f4 "$ESSAY_STATE/lock/info" 2>/dev/null) || true
+  msg=$(cut -f5- "$ESSAY_STATE/lock/info" 2>/dev/null) || true
   echo "locked by ${who:-?} since ${when:-?}: ${what:-?}${msg:+ ($msg)}"
   essay_data locked "${who:-?} since ${when:-?}: ${what:-?}${msg:+ ($msg)}"
   exit 75
@@ -76,8 +88,16 @@ es_report() {
   local live recorded kv
   live=$(es_live); recorded=$(es_get live)
   if [ "$live" != "$recorded" ]; then
-    echo "warning: recorded live colour '${recorded}' disagrees with the marker '${live}'; repaired"
-    es_put "live=$live"
+    # repaired only under our own lock: an unlocked write could race a flip's record
+    kv="the recorded live colour '${recorded}'"
+    if [ "$(cut -f1 "$ESSAY_STATE/lock/info" 2>/dev/null)" = "$ESSAY_LOCK_TOKEN" ]; then
+      es_put "live=$live"
+      essay_data repaired "$kv disagreed with the marker '${live}' (what nginx reads):\
+ the record now says '${live}'"
+    else
+      essay_data repaired "$kv disagrees with the marker '${live}' (what nginx reads, the\
+ truth); the next deploy, flip or rollback repairs the record"
+    fi
   fi
   essay_data live "$live"; essay_data snapshot "$(es_snapshot)"
   [ -f "$ESSAY_STATE/state" ] && while IFS= read -r kv; do essay_data "state" "$kv"; done < "$ESSAY_STATE/state"
@@ -134,7 +154,9 @@ def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
     env = (("ESSAY_USER", op.user), ("ESSAY_LOCK_TOKEN", op.token),
            ("ESSAY_COMMAND", op.command), ("ESSAY_MESSAGE", op.message),
            ("ESSAY_LOCK_KEEP", "1" if keep_lock else "0"))
-    defs = f"export ESSAY_STATE={qpath(cfg.nginx_state_dir)}\n{LB_FUNCTIONS}"
+    # SIGPIPE ignored: if the client goes away (Ctrl-C, lost connection) the script still
+    # runs to its end -- the state stays whole and the finally releases the lock
+    defs = f"trap '' PIPE\nexport ESSAY_STATE={qpath(cfg.nginx_state_dir)}\n{LB_FUNCTIONS}"
     first = (Step("lock", "es_lock"),) if lock else ()
     fail = f'if [ "$__rc" -ne 0 ] && [ "$__rc" -ne {LOCKED} ]; then {on_failure}; fi; ' \
         if on_failure else ""

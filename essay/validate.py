@@ -76,7 +76,12 @@ def check_weight(weight: int) -> int:
 
 
 def check_message(message: str) -> str:
-    """Free text (lock messages): any printable text, one line, at most 200 characters."""
-    if len(message) > 200 or any(ch in message for ch in "\n\r\0"):
-        raise UsageError("the message must be one line of at most 200 characters")
+    """Free text (lock messages): any printable text, one line, at most 200 characters.
+    Control characters are refused: a newline or tab would break the lb's line-based
+    files, an escape sequence would reach other people's terminals via ``es history``."""
+    import unicodedata
+
+    if len(message) > 200 or any(unicodedata.category(ch) == "Cc" for ch in message):
+        raise UsageError("the message must be one line of at most 200 characters, "
+                         "without control characters")
     return message

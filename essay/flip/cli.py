@@ -76,6 +76,11 @@ def cli_rollback(ctx, to=None, message=None, dry_run=False) -> int:
     if message:
         check_message(message)
     if to:
+        from essay import versions
+
+        _lbs(ctx.cfg)
+        # refuse a bad or unknown version before anything is locked on the lbs
+        to = versions.resolve(ctx.cfg.index_url, ctx.cfg.name, to)
         return rollback_to(ctx, to, message or "", dry_run)
     results = switch(ctx, "rollback", rollback=True, message=message or "", dry_run=dry_run)
     if dry_run:

@@ -23,7 +23,7 @@ from essay.remote.script import Step
 from essay.remote.shell import HOME_TOKEN, q, qpath
 from essay.state import lb_script
 
-NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NGINX_TEST, RELOAD = 4, 5, 3, 6, 7
+NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NGINX_TEST, RELOAD, NO_CANARY = 4, 5, 3, 6, 7, 8
 
 
 def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> Step:
@@ -48,9 +48,12 @@ def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> S
         f'  exit {NOTHING_DEPLOYED}', "fi",
         'essay_data version "$(es_get "version_$to")"']
     if weight:
-        lines += ['if [ "$to" = "$from" ]; then',
+        lines += ['if [ -z "$from" ]; then',
+                  '  echo "no colour is live yet: a canary needs one live (es flip COLOR first)"',
+                  f'  exit {NO_CANARY}', "fi",
+                  'if [ "$to" = "$from" ]; then',
                   '  echo "colour $to is already live: a canary needs another colour live"',
-                  f'  exit {NOTHING_DEPLOYED}', "fi",
+                  f'  exit {NO_CANARY}', "fi",
                   f'essay_set SNAP "$(es_canary "$to" {int(weight)} "$from")"']
     else:
         lines.append('essay_set SNAP "$(es_plain "$to")"')
@@ -60,12 +63,15 @@ def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> S
 def health_step(cfg) -> Step:
     """Every process of $TO on every web host, checked from this lb."""
     cases = []
+    web = cfg.hosts("web")
+    names = ", ".join(f"{h} = {hostmod.address(h)}" for h in web)
     for color, ports in cfg.ports.items():
-        urls = health.urls([hostmod.address(h) for h in cfg.hosts("web")], ports,
-                           cfg.health_path)
+        urls = health.urls([hostmod.address(h) for h in web], ports, cfg.health_path)
+        why = f"colour {color} is not healthy: refusing to flip (web hosts: {names})"
         cases.append(f"  {q(color)}) {health.check('python3', urls, 5)} || "
-                     f"{{ echo \"colour {color} is not healthy: refusing to flip\"; "
-                     f"exit {UNHEALTHY}; }};;")
+                     f"{{ echo {q(why)}; exit {UNHEALTHY}; }};;")
+    cases.append('  *) echo "colour $TO is not in essay.toml [colors]: refusing to flip"; '
+                 f'exit {UNHEALTHY};;')
     return Step("health", 'case "$TO" in\n' + "\n".join(cases) + "\nesac")
 
 
@@ -75,7 +81,7 @@ def site_step(cfg, content: str) -> Step:
     site = qpath(cfg.nginx_site)
     b64 = q(base64.b64encode(content.encode()).decode())
     return Step("site", "\n".join([
-        f"site={site}; mkdir -p \"$(dirname \"$site\")\"",
+        f"site={site}; essay_dir \"$site\"; mkdir -p -- \"$__dir\"",
         f'essay_render {b64} > "$site.essay-new"',
         'if cmp -s "$site.essay-new" "$site"; then',
         '  rm -f "$site.essay-new"; echo "site config unchanged"',
@@ -122,12 +128,20 @@ def record_step(command: str, weight: int | None) -> Step:
                           "\"$(es_get \"version_$TO\")\"")
 
 
+_WHY = {NO_PREVIOUS: "refused: no previous colour",
+        NOTHING_DEPLOYED: "refused: nothing deployed there",
+        UNHEALTHY: "refused: not healthy", NGINX_TEST: "refused: nginx config test failed",
+        RELOAD: "nginx reload failed", NO_CANARY: "refused: no canary possible"}
+
+
 def flip_script(cfg, op, command: str, site: str, color: str | None = None,
                 weight: int | None = None, rollback: bool = False, keep_lock: bool = False):
     steps = [target_step(cfg, color, weight, rollback), health_step(cfg), site_step(cfg, site),
              switch_step(), reload_step(cfg), record_step(command, weight)]
-    failed = (f'es_history {q(command)} "${{FROM:-}}" "${{TO:-{color or "?"}}}" failed '
-              '"refused or failed; live unchanged"')
+    why = " ".join(f"{rc}) why={q(text)};;" for rc, text in _WHY.items())
+    failed = (f'case "$__rc" in {why} *) why="failed (exit $__rc)";; esac; '
+              f'es_history {q(command)} "${{FROM:-}}" "${{TO:-{color or "?"}}}" failed '
+              '"$why; live unchanged"')
     return lb_script(cfg, op, f"{command} on lb", steps, keep_lock=keep_lock, on_failure=failed,
                      progress=True)
 

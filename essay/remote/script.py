@@ -43,7 +43,7 @@ class Script:
     meta: dict = field(default_factory=dict, compare=False)  # for callers, not sent
 
     def render(self) -> str:
-        lines = [f"# essay: {self.title}", "set -u", PRELUDE]
+        lines = [f"# essay: {_comment(self.title)}", "set -u", PRELUDE]
         lines += [f"export {k}={q(v)}" for k, v in self.env]
         if self.defs:
             lines.append(self.defs.strip())
@@ -53,7 +53,7 @@ class Script:
         lines.append(f"trap {q(cleanup)} EXIT")
         for n, step in enumerate(self.steps, 1):
             lines += [
-                f"# step {n}: {step.name}",
+                f"# step {n}: {_comment(step.name)}",
                 f"printf '{MARK} step {n}\\n'",
                 '( set -e; . "$ESSAY_VARS"',
                 step.run,
@@ -63,6 +63,11 @@ class Script:
             ]
         lines.append("exit 0")
         return "\n".join(lines) + "\n"
+
+
+def _comment(text: str) -> str:
+    """Text made safe for a one-line shell comment (a newline would end it)."""
+    return str(text).replace("\n", " ")
 
 
 @dataclass
@@ -103,9 +108,14 @@ def parse(script: Script, output: str, host: str) -> HostResult:
     res = HostResult(host=host, output=output)
     current: StepResult | None = None
     buf: list[str] = []
-    for line in output.splitlines():
-        if line.startswith(MARK):
-            parts = line[len(MARK):].strip().split(" ", 2)
+    # only "\n" ends a line: splitlines() would also split on \r, \x85, \u2028 ... and
+    # cut a reported value (a lock message, a response body) short
+    lines = output.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        if line.startswith(MARK + " "):
+            parts = line[len(MARK) + 1:].split(" ", 2)
             kind = parts[0]
             if kind == "step" and len(parts) >= 2 and parts[1].isdigit():
                 idx = int(parts[1]) - 1
@@ -113,7 +123,8 @@ def parse(script: Script, output: str, host: str) -> HostResult:
                 current, buf = StepResult(name=name), []
                 res.steps.append(current)
                 continue
-            if kind == "end" and current is not None and len(parts) >= 3:
+            if kind == "end" and current is not None and len(parts) >= 3 \
+                    and parts[1] == str(len(res.steps)):
                 current.rc = int(parts[2]) if parts[2].lstrip("-").isdigit() else 1
                 current.output = "\n".join(buf).rstrip("\n")
                 current = None

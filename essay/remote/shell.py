@@ -62,13 +62,15 @@ def render_to(path: str, content: str) -> str:
 
 #: Shell functions every script defines (see :meth:`essay.remote.script.Script.render`).
 PRELUDE = r"""
-essay_data() { printf '::essay:: data %s %s\n' "$1" "$2"; }
+essay_data() { local v=${2-}; v=${v//$'\n'/ }; printf '::essay:: data %s %s\n' "$1" "$v"; }
 essay_set() { printf '%s=%q\n' "$1" "$2" >> "$ESSAY_VARS"; eval "$1=\$2"; }
 essay_render() {
   local __c; __c=$(printf %s "$1" | base64 -d; printf .); __c=${__c%.}
   printf %s "${__c//@ESSAY_HOME@/$HOME}"
 }
+essay_dir() { __dir=$(dirname -- "$1"; printf .); __dir=${__dir%.}; __dir=${__dir%$'\n'}; }
 essay_write() {
-  mkdir -p "$(dirname "$1")" && essay_render "$2" > "$1.essay-tmp" && mv -f "$1.essay-tmp" "$1"
+  essay_dir "$1"
+  mkdir -p -- "$__dir" && essay_render "$2" > "$1.essay-tmp" && mv -f -- "$1.essay-tmp" "$1"
 }
 """.strip()
