@@ -24,8 +24,12 @@ class Project:
         env.pop("TWINE_PASSWORD", None)
         return env
 
+    @staticmethod
+    def es_argv(*args):
+        return [sys.executable, "-m", "essay", *map(str, args)]
+
     def es(self, *args, check=False, timeout=300, env=None, cwd=None):
-        proc = subprocess.run([sys.executable, "-m", "essay", *map(str, args)],
+        proc = subprocess.run(self.es_argv(*args),
                               cwd=cwd or self.path, env=env or self.env(), text=True,
                               capture_output=True, timeout=timeout)
         if check and proc.returncode != 0:

@@ -45,6 +45,8 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     """Deploy; returns (exit status, colour, version). ``session``: an lb session a caller
     (``es release``) already holds; otherwise this deploy opens and closes its own."""
     cfg, rep = ctx.cfg, ctx.reporter
+    if color:  # refused before any round trip, even the lb's
+        check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)
     targets = pick_hosts(cfg, role, hosts)
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
