@@ -83,11 +83,51 @@ def urls(addresses, ports, path: str) -> list[str]:
     return [f"http://{a}:{p}{path}" for a in addresses for p in ports]
 
 
-def check(python: str, targets: list[str], deadline: float, version: str = "") -> str:
+def check(python: str, targets: list[str], deadline: float, version: str = "",
+          version_word: str | None = None) -> str:
     """Shell text that checks ``targets`` until healthy or ``deadline`` seconds pass;
-    with ``version``, only a process answering that version counts as healthy."""
-    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), q(version),
-                     *map(q, targets)])
+    with ``version``, only a process answering that version counts as healthy.
+    ``version_word`` instead is a shell word *the builder* writes (e.g. a ``$(...)`` that
+    reads the recorded version on the lb) -- never user input."""
+    want = version_word if version_word is not None else q(version)
+    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), want, *map(q, targets)])
+
+
+_SERVES = r'''
+import sys, time, urllib.request
+url, host, want = sys.argv[1:4]
+end = time.monotonic() + 3
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+seen = None
+while time.monotonic() < end:
+    try:
+        req = urllib.request.Request(url, headers={"Host": host} if host else {})
+        with opener.open(req, timeout=2) as r:
+            seen = r.headers.get("X-Essay-Color")
+    except urllib.error.HTTPError as e:
+        seen = e.headers.get("X-Essay-Color")
+    except Exception as e:
+        seen = "?"
+    if seen in (want, None):
+        break
+    time.sleep(0.1)
+if seen is None:
+    print("nginx answers without X-Essay-Color: not verified (the site template lacks it)")
+elif seen == "?":
+    print("nginx does not answer on %s: not verified" % url)
+elif seen != want:
+    print("nginx still serves colour %s, not %s, after the switch" % (seen, want))
+    sys.exit(9)
+else:
+    print("nginx serves colour %s" % want)
+'''.strip()
+
+
+def serves(python: str, url: str, host: str, color_word: str) -> str:
+    """Shell text that checks, through nginx itself, that it now serves the colour in
+    ``color_word`` (a shell word the builder writes) -- by the X-Essay-Color header the
+    site template adds. Fails (exit 9) only on a definite other colour."""
+    return " ".join([python, "-c", q(_SERVES), q(url), q(host), color_word])
 
 
 def parse(values: list[str]) -> dict[str, str]:

@@ -474,6 +474,47 @@ def test_failing_nginx_test_keeps_the_old_site_and_nginx_serving(rig, project, d
     assert history(rig)[-1][5:7] == ["failed", "refused: nginx config test failed; live unchanged"]
 
 
+def test_a_flip_nginx_does_not_follow_is_put_back(rig, project, deployed):
+    """A site template that ignores the marker: the flip checks through nginx, sees the
+    old colour still served, puts the marker back and fails."""
+    given_live(rig, project, "a")
+    template = project.path / "conf" / "nginx.conf.j2"
+    good = template.read_text()
+    template.write_text(good.replace("if (-f {{ live_dir }}/{{ color }})",
+                                     "if (-f {{ live_dir }}/never-{{ color }})"))
+    project.git("commit", "-qam", "a template that ignores the marker")
+    try:
+        p = es(project, "flip", "b", code=1)   # nginx keeps serving a (colors[0])
+        assert "nginx still serves colour a, not b" in p.stderr, p.stderr
+        assert marker(rig) == "colors/a" and lb_state(rig)["live"] == "a"
+        assert history(rig)[-1][5] == "failed"
+    finally:
+        template.write_text(good)
+        project.git("commit", "-qam", "the nginx template restored")
+    es(project, "flip", "b")  # the good site back (one reload), and b live
+    serves(rig, "b", lb_state(rig)["version_b"])
+
+
+def test_a_colour_answering_another_version_is_not_flipped_to(rig, project, deployed):
+    """web1's a runs another version than the one recorded for a (a half-failed deploy):
+    the flip is refused, naming what answered."""
+    given_live(rig, project, "b")
+    recorded = lb_state(rig)["version_a"]
+    other = lb_state(rig)["version_b"]
+    assert recorded != other
+    es(project, "deploy", other, "--color", "a", "--hosts", "web1")
+    try:
+        es(project, "lock", "break")
+        state = state_dir(rig) / "state"
+        text = state.read_text()
+        state.write_text(text.replace(f"version_a={other}", f"version_a={recorded}"))
+        p = es(project, "flip", "a", code=1)
+        assert f"from version {other}, expected {recorded}" in p.stdout + p.stderr
+        assert marker(rig) == "colors/b"
+    finally:
+        es(project, "deploy", recorded, "--color", "a")
+
+
 # --- the lock ----------------------------------------------------------------------------
 
 def test_a_held_lock_refuses_every_command_naming_its_holder(rig, project, deployed, timings):

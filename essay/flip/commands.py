@@ -5,12 +5,14 @@ Steps (the lock is taken first and released at exit by :func:`essay.state.lb_scr
 1. target  -- which colour: the one asked for, or for a rollback the previous one (or the
               canary's base); refuse if nothing is deployed there or there is no previous
 2. health  -- every process of the target colour on every web host answers 200, checked
-              from the lb itself (the path nginx will use); refuse naming the unhealthy
+              from the lb itself (the path nginx will use), with the version recorded for
+              that colour; refuse naming the unhealthy
 3. site    -- render the site file; only if it differs from what is there: write it, run
               ``[nginx] test`` (failing: put the old one back, stop), and mark for reload
 4. switch  -- the marker nginx reads, by rename: no reload
 5. reload  -- only if the site file changed (first flip, hosts, ports or template changed)
-6. record  -- state (live, previous) and history
+6. verify  -- through nginx: it now serves the target (X-Essay-Color); if not, put back
+7. record  -- state (live, previous) and history
 
 A canary (``--weight``) switches the marker to a snapshot in which PCT of the 100
 request buckets go to the target colour: no reload either.
@@ -24,6 +26,7 @@ from essay.remote.shell import HOME_TOKEN, q, qpath
 from essay.state import lb_script
 
 NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NGINX_TEST, RELOAD, NO_CANARY = 4, 5, 3, 6, 7, 8
+NOT_FOLLOWED = 9
 
 
 def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> Step:
@@ -68,7 +71,8 @@ def health_step(cfg) -> Step:
     for color, ports in cfg.ports.items():
         urls = health.urls([hostmod.address(h) for h in web], ports, cfg.health_path)
         why = f"colour {color} is not healthy: refusing to flip (web hosts: {names})"
-        cases.append(f"  {q(color)}) {health.check('python3', urls, 5)} || "
+        check = health.check("python3", urls, 5, version_word='"$(es_get "version_$TO")"')
+        cases.append(f"  {q(color)}) {check} || "
                      f"{{ echo {q(why)}; exit {UNHEALTHY}; }};;")
     cases.append('  *) echo "colour $TO is not in essay.toml [colors]: refusing to flip"; '
                  f'exit {UNHEALTHY};;')
@@ -116,6 +120,20 @@ def reload_step(cfg) -> Step:
         "fi"]))
 
 
+def verify_step(cfg) -> Step:
+    """Through nginx: does it now serve $TO? (A worker that cannot read the marker keeps
+    serving the old colour.) If not, the marker is put back."""
+    host = "" if cfg.nginx_server_name in ("_", "") else cfg.nginx_server_name.split()[0]
+    url = f"http://127.0.0.1:{cfg.nginx_listen}{cfg.health_path}"
+    return Step("verify", "\n".join([
+        '[ "${RELOAD:-0}" = 1 ] && sleep 0.5  # old workers answer a moment after a reload',
+        f'if ! {health.serves("python3", url, host, chr(34) + "$TO" + chr(34))}; then',
+        '  [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE" || rm -f "$ESSAY_STATE/live"',
+        '  echo "the live colour is put back; can nginx\'s worker user read $ESSAY_STATE? '
+        '(see nginx\'s error.log)"',
+        f"  exit {NOT_FOLLOWED}", "fi"]))
+
+
 def record_step(command: str, weight: int | None) -> Step:
     if weight:
         put = f'es_put "live=$FROM" "canary=$TO" "weight={int(weight)}"'
@@ -131,13 +149,16 @@ def record_step(command: str, weight: int | None) -> Step:
 _WHY = {NO_PREVIOUS: "refused: no previous colour",
         NOTHING_DEPLOYED: "refused: nothing deployed there",
         UNHEALTHY: "refused: not healthy", NGINX_TEST: "refused: nginx config test failed",
-        RELOAD: "nginx reload failed", NO_CANARY: "refused: no canary possible"}
+        RELOAD: "nginx reload failed", NO_CANARY: "refused: no canary possible",
+        NOT_FOLLOWED: "nginx did not follow the marker; put back"}
 
 
 def flip_script(cfg, op, command: str, site: str, color: str | None = None,
                 weight: int | None = None, rollback: bool = False, keep_lock: bool = False):
     steps = [target_step(cfg, color, weight, rollback), health_step(cfg), site_step(cfg, site),
-             switch_step(), reload_step(cfg), record_step(command, weight)]
+             switch_step(), reload_step(cfg)]
+    steps += [] if weight else [verify_step(cfg)]
+    steps.append(record_step(command, weight))
     why = " ".join(f"{rc}) why={q(text)};;" for rc, text in _WHY.items())
     failed = (f'case "$__rc" in {why} *) why="failed (exit $__rc)";; esac; '
               f'es_history {q(command)} "${{FROM:-}}" "${{TO:-{color or "?"}}}" failed '
