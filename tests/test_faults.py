@@ -60,26 +60,32 @@ def restart_sshd(rig, host):
     raise AssertionError(f"sshd on {host} did not come back")
 
 
+def build_changed(project, path, old, new, why) -> str:
+    """Build a version with ``old`` replaced by ``new`` in ``path``; the commit is then
+    reverted, so the project's tree is as before."""
+    f = project.path / path
+    text = f.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    f.write_text(text.replace(old, new))
+    project.git("commit", "-qam", why)
+    version = project.build()
+    project.git("revert", "--no-edit", "HEAD")
+    return version
+
+
 @pytest.fixture(scope="module")
 def versions(project):
     """v1 (good), v2 (good), a version whose install fails, one that answers 500."""
     project.write_config()
     good1, good2 = project.build(), project.build()
-    pyproject = project.path / "pyproject.toml"
-    original = pyproject.read_text()
-    pyproject.write_text(original.replace('"gunicorn>=21.2",',
-                                          '"gunicorn>=21.2", "essay-no-such-package",'))
-    project.git("commit", "-qam", "a dependency the index does not have")
-    bad_install = project.build()
-    project.git("revert", "--no-edit", "HEAD")
-    app = project.path / "demo" / "app.py"
-    app_text = app.read_text()
-    app.write_text(app_text.replace('_respond(start_response, "200 OK"',
-                                    '_respond(start_response, "500 Internal Server Error"'))
-    project.git("commit", "-qam", "an app that answers 500")
-    bad_health = project.build()
-    project.git("revert", "--no-edit", "HEAD")
-    return {"v1": good1, "v2": good2, "bad_install": bad_install, "bad_health": bad_health}
+    return {"v1": good1, "v2": good2,
+            "bad_install": build_changed(project, "pyproject.toml", '"gunicorn>=21.2",',
+                                         '"gunicorn>=21.2", "essay-no-such-package",',
+                                         "a dependency the index does not have"),
+            "bad_health": build_changed(project, "demo/app.py",
+                                        '_respond(start_response, "200 OK"',
+                                        '_respond(start_response, "500 Internal Server Error"',
+                                        "an app that answers 500")}
 
 
 def test_fault_matrix(project, versions):
