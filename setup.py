@@ -31,7 +31,7 @@ setup(
     ],
     extras_require={
         "uv": ["uv>=0.4"],
-        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2"],
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4"],
     },
     entry_points={"console_scripts": ["es = essay.cli:main"]},
     classifiers=[

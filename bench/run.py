@@ -155,7 +155,8 @@ def main(quick: bool = False) -> int:
             for i in range(max(2, rounds - 2)):
                 for installer in ("pip", "uv"):
                     set_deploy(proj, installer=installer, prefix=f"~/bench-{installer}-{i}")
-                    t[installer].append(timed(lambda: es("deploy", v1, "--color", "a"))[0])
+                    t[installer].append(timed(
+                        lambda: es("deploy", v1, "--color", "a", "--force"))[0])
             set_deploy(proj, installer="pip", prefix="~/demo")
             rows.append(("deploy into a fresh colour: uv / pip (wall)",
                          f"{statistics.median(t['uv']) / statistics.median(t['pip']):.2f}×",

@@ -312,6 +312,33 @@ def test_fresh_host_dry_run_then_one_round_trip_fresh_and_warm_and_parallel_1(ri
         shutdown(rig, prefix)
 
 
+def uv_on_hosts():
+    """uv where the rig's host users find it (their PATH has /usr/local/bin)."""
+    if not shutil.which("uv", path="/usr/bin:/bin:/usr/local/bin"):
+        import uv
+        shutil.copy(uv.find_uv_bin(), "/usr/local/bin/uv")
+
+
+def test_uv_installer_into_a_fresh_and_a_warm_colour(rig, project, good):
+    """[deploy] installer = "uv": venv and install by uv, still one round trip."""
+    v1, v2 = good
+    uv_on_hosts()
+    prefix = "~/fresh-uv"
+    try:
+        with configured(project, prefix=prefix, ports=(8840, 8850),
+                        deploy='installer = "uv"\n'):
+            for version in (v1, v2):            # fresh, then warm
+                marked(rig)
+                p = es(project, "deploy", version, "--color", "a")
+                one_exec(rig, WEB)
+                for h in WEB:
+                    assert [served(rig, h, port) for port in (8840, 8841)] == [version] * 2
+                    cfg = rig.sh(h, f"cat {prefix}/a/pyvenv.cfg").stdout
+                    assert "uv = " in cfg, cfg          # the venv was made by uv
+    finally:
+        shutdown(rig, prefix)
+
+
 def test_deploy_latest(rig, project, good):
     latest = project.build()
     # a src/ layout's version file: release.json still finds the commit in demo._release

@@ -45,7 +45,8 @@ def venv_env(cfg, t: Target) -> str:
 
 def prepare(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
-    make = (f"uv venv --quiet --seed --python {q(cfg.python)} {d}" if cfg.installer == "uv"
+    make = (f"uv venv --quiet --allow-existing --python {q(cfg.python)} {d}"
+            if cfg.installer == "uv"
             else f"{q(cfg.python)} -m venv {d}")
     return Step("prepare", f"mkdir -p {d}/etc {d}/logs {d}/run\n"
                            f"[ -x {d}/bin/python ] || {make}")
