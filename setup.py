@@ -31,7 +31,9 @@ setup(
     ],
     extras_require={
         "uv": ["uv>=0.4"],
-        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4"],
+        # everything the tests import, including what the templates' own tests import
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4",
+                 "flask>=2.3", "django>=4.2"],
     },
     entry_points={"console_scripts": ["es = essay.cli:main"]},
     classifiers=[
