@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from essay import health
+from essay.projectcheck import module_of
 from essay.remote.script import Script, Step
 from essay.remote.shell import cmd, q, qpath, write_file
 
@@ -103,17 +104,11 @@ def check_health(cfg, t: Target) -> Step:
         "  exit 3", "fi"]))
 
 
-def version_module(version_file: str) -> str:
-    """``demo/_release.py`` -> ``demo._release`` (``src/`` layouts: ``src/`` dropped)."""
-    module = version_file.removesuffix(".py").replace("/", ".")
-    return module.removeprefix("src.")
-
-
 def record(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
     commit = (f"$({d}/bin/python -c 'import importlib, sys; "
               f"m = importlib.import_module(sys.argv[1]); print(getattr(m, \"commit\", \"\"))' "
-              f"{q(version_module(cfg.version_file))} 2>/dev/null)")
+              f"{q(module_of(cfg.version_file))} 2>/dev/null)")
     return Step("record", "\n".join([
         f"commit={commit} || commit=''   # no commit to tell is no reason to fail a deploy",
         "when=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
