@@ -4,10 +4,11 @@
 
 * a bridge ``esbr0`` with 10.200.0.1/24 in the root namespace -- the client side;
   tests run pypiserver on ``rig.index_address`` so the hosts can reach it;
-* per host (``web1..webN`` = 10.200.0.(10+N), ``lb`` = 10.200.0.10): a network
+* per host (``web1..webN`` = 10.200.0.(10+N), ``lb`` = 10.200.0.10, and with ``n_lb``
+  more lbs ``lb2``, ``lb3``… = .9, .8…): a network
   namespace ``es-<host>`` (veth on the bridge, default route via the bridge address),
   a unix user ``es-<host>`` (home ``<base_dir>/<host>``) and a real sshd on port 22;
-* on ``lb`` an unprivileged nginx including ``<lb home>/nginx/conf.d/*.conf``;
+* on every lb (``rig.lbs``) an unprivileged nginx including ``<lb home>/nginx/conf.d/*.conf``;
 * a client HOME (``rig.home``) whose ``.ssh/config`` and ``.ssh/known_hosts`` name
   every host by alias: Fabric/paramiko use it with ``HOME=rig.home``, OpenSSH with
   ``ssh -F rig.ssh_config`` (see ``ssh_argv``).
@@ -29,7 +30,7 @@ except ImportError:                     # tests/ is not a package: pytest puts i
     from rig_nginx import Nginx
     from rig_util import RigError, kill_all, run, uid_of, wait_banner
 
-__all__ = ["Rig", "RigError", "HOST_PATH"]
+__all__ = ["Rig", "RigError", "HOST_PATH", "extra_rig"]
 
 MARKER = ".essay-rig"   # file in base_dir: proves it is ours before rm -rf
 GECOS = "essay-rig"     # comment on rig users: finds a crashed run's users
@@ -76,29 +77,45 @@ CHANNEL_RE = re.compile(r"^Starting session: (?:(command|shell)|subsystem '([^']
 LOGIN_RE = re.compile(r"^Accepted publickey for ", re.M)
 
 
+def extra_rig(rig, n):
+    """Tag and subnet for the ``n``-th extra rig beside ``rig`` (n = 1, 2, 3): the tag gets
+    ``n`` appended and the subnet's third number grows by ``n`` (es/10.200.0 -> es1/10.201.0),
+    so test runs with their own ESSAY_RIG_TAG/SUBNET never collide on extra rigs either."""
+    a, b, c = rig.subnet.split(".")
+    return f"{rig.tag}{n}", f"{a}.{b}.{int(c) + n}"
+
+
 class Rig:
     """Deploy targets ``web1..webN`` and ``lb``: each a namespace, a user and an sshd."""
 
-    def __init__(self, n_web=2, base_dir=None, tag="es", subnet="10.200.0"):
-        if not 1 <= n_web <= 16:
-            raise ValueError("n_web must be between 1 and 16")
+    def __init__(self, n_web=2, base_dir=None, tag="es", subnet="10.200.0", n_lb=1):
+        if not 1 <= n_web <= 200:
+            raise ValueError("n_web must be between 1 and 200")
+        if not 1 <= n_lb <= 9:
+            raise ValueError("n_lb must be between 1 and 9")
         self.tag, self.subnet, self.bridge = tag, subnet, f"{tag}br0"
         self.base = Path(base_dir or ("/srv/essay-rig" if tag == "es" else f"/srv/essay-rig-{tag}"))
         self.web = [f"web{i}" for i in range(1, n_web + 1)]
-        self.lb = "lb"
-        self.hosts = [*self.web, self.lb]
+        self.lbs = ["lb"] + [f"lb{i}" for i in range(2, n_lb + 1)]
+        self.lb = self.lbs[0]               # the first lb; ``lbs`` has them all
+        self.hosts = [*self.web, *self.lbs]
         self.index_address = f"{subnet}.1"
         self.home = str(self.base / ".rig" / "client")  # client HOME for Fabric/paramiko
         self.ssh_config = f"{self.home}/.ssh/config"
         self.known_hosts = f"{self.home}/.ssh/known_hosts"
         self.key = f"{self.home}/.ssh/id_ed25519"
-        self.nginx = Nginx(self)
+        self.nginxes = {alias: Nginx(self, alias) for alias in self.lbs}
+        self.nginx = self.nginxes[self.lb]
         self._marks = {}
 
     # -- naming -----------------------------------------------------------------
     def address(self, alias):
-        """IP address of a host: lb = .10, webN = .(10+N)."""
-        return f"{self.subnet}.{10 if alias == self.lb else 10 + int(alias[3:])}"
+        """IP address of a host: lb = .10, lbK = .(11-K), webN = .(10+N)."""
+        if alias == "lb":
+            return f"{self.subnet}.10"
+        if alias.startswith("lb"):
+            return f"{self.subnet}.{11 - int(alias[2:])}"
+        return f"{self.subnet}.{10 + int(alias[3:])}"
 
     def user(self, alias):
         """The host's unix user, e.g. ``es-web1``."""
@@ -140,7 +157,8 @@ class Rig:
                     log = Path(self.sshd_dir(alias), "sshd.log")
                     raise RigError(f"sshd on {alias} does not answer; its log:\n"
                                    + (log.read_text() if log.exists() else "(none)"))
-            self.nginx.start()
+            for nginx in self.nginxes.values():
+                nginx.start()
         except BaseException:
             self.stop()
             raise
@@ -323,7 +341,7 @@ upload_url = {q(upload_url)}
 
 [roles]
 web = {q(self.web)}
-lb = {q([self.lb])}
+lb = {q(self.lbs)}
 
 [deploy]
 prefix = {q("~/" + name)}

@@ -31,12 +31,12 @@ http {{
 class Nginx:
     """Paths and commands of the lb's nginx; ``start()`` writes the config and runs it."""
 
-    def __init__(self, rig):
-        self.rig = rig
+    def __init__(self, rig, alias=None):
+        self.rig, self.alias = rig, alias or rig.lb
 
     @property
     def dir(self):
-        return f"{self.rig.home_of(self.rig.lb)}/nginx"
+        return f"{self.rig.home_of(self.alias)}/nginx"
 
     @property
     def conf(self):
@@ -44,8 +44,10 @@ class Nginx:
 
     @property
     def command(self):
-        """``nginx`` with this instance's config, prefix and error log."""
-        return f"{NGINX} -c {self.conf} -p {self.dir}/ -e {self.dir}/error.log"
+        """``nginx`` with this instance's config, prefix and error log. Written with
+        ``$HOME`` so that one command (one essay.toml) works on every lb of the rig."""
+        d = "$HOME/nginx"
+        return f"{NGINX} -c {d}/nginx.conf -p {d}/ -e {d}/error.log"
 
     @property
     def test(self):
@@ -68,7 +70,7 @@ class Nginx:
 
     def start(self):
         """Write ``nginx.conf`` and start nginx as the lb user; wait for its pid file."""
-        lb = self.rig.lb
+        lb = self.alias
         self.rig.sh(lb, f"mkdir -p {self.dir}/conf.d {self.dir}/tmp")
         self.rig.sh(lb, f"cat > {self.conf}", input=MAIN_CONF.format(d=self.dir))
         self.rig.sh(lb, f"{self.command} && for i in $(seq 100); do "

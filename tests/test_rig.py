@@ -12,7 +12,7 @@ import paramiko
 import pytest
 from fabric import Connection
 
-from rig import Rig, RigError
+from rig import Rig, RigError, extra_rig
 from rig_util import live_pids, uid_of
 
 pytestmark = pytest.mark.rig
@@ -69,9 +69,10 @@ def ssh(rig, alias, command, **kw):
 
 def test_layout(rig):
     assert rig.hosts == ["web1", "web2", "lb"]
-    assert (rig.web, rig.lb, rig.index_address) == (["web1", "web2"], "lb", "10.200.0.1")
-    assert [rig.address(h) for h in rig.hosts] == ["10.200.0.11", "10.200.0.12", "10.200.0.10"]
-    assert rig.user("web2") == "es-web2" and rig.home_of("lb") == "/srv/essay-rig/lb"
+    n, t = rig.subnet, rig.tag
+    assert (rig.web, rig.lb, rig.lbs, rig.index_address) == (["web1", "web2"], "lb", ["lb"], f"{n}.1")
+    assert [rig.address(h) for h in rig.hosts] == [f"{n}.11", f"{n}.12", f"{n}.10"]
+    assert rig.user("web2") == f"{t}-web2" and rig.home_of("lb") == str(rig.base / "lb")
     assert rig.ssh_argv("lb", "true") == ["ssh", "-F", rig.ssh_config, "lb", "true"]
 
 
@@ -102,8 +103,8 @@ def test_unknown_or_wrong_host_key_is_refused(rig, tmp_path, monkeypatch):
     # A HOME like rig.home, but whose known_hosts lacks web1 and has web2's key as lb's.
     lines = Path(rig.known_hosts).read_text().splitlines()
     key = {ln.split()[0]: ln.split(None, 1)[1] for ln in lines}
-    known = [f"{h} {key[h]}" for h in ("web2", "10.200.0.12")]
-    known += [f"{h} {key['web2']}" for h in ("lb", "10.200.0.10")]
+    known = [f"{h} {key[h]}" for h in ("web2", rig.address("web2"))]
+    known += [f"{h} {key['web2']}" for h in ("lb", rig.address("lb"))]
     (tmp_path / ".ssh").mkdir()
     (tmp_path / ".ssh" / "known_hosts").write_text("\n".join(known) + "\n")
     shutil.copy(rig.ssh_config, tmp_path / ".ssh" / "config")
@@ -119,13 +120,13 @@ def test_unknown_or_wrong_host_key_is_refused(rig, tmp_path, monkeypatch):
         verified("web1").run("true", in_stream=False)
     with pytest.raises(paramiko.BadHostKeyException):
         verified("lb").run("true", in_stream=False)
-    assert verified("web2").run("whoami", hide=True, in_stream=False).stdout.strip() == "es-web2"
+    assert verified("web2").run("whoami", hide=True, in_stream=False).stdout.strip() == rig.user("web2")
     # OpenSSH, with the same known_hosts
     p = subprocess.run(rig.ssh_argv("web1", "-o", f"UserKnownHostsFile={tmp_path}/.ssh/known_hosts",
                                     "true"), capture_output=True, text=True, timeout=30)
     assert p.returncode == 255 and "Host key verification failed" in p.stderr
     # Beware: a bare fabric Connection checks nothing (AutoAddPolicy, no known_hosts).
-    assert Connection("web1").run("whoami", hide=True, in_stream=False).stdout.strip() == "es-web1"
+    assert Connection("web1").run("whoami", hide=True, in_stream=False).stdout.strip() == rig.user("web1")
 
 
 def test_same_port_in_two_namespaces(rig):
@@ -142,7 +143,7 @@ def test_same_port_in_two_namespaces(rig):
 
 def test_sh_runs_as_host_user_inside_namespace(rig):
     p = rig.sh("web2", "whoami; hostname -I; pwd; echo $HOME")
-    assert p.stdout.split() == ["es-web2", "10.200.0.12", rig.home_of("web2"), rig.home_of("web2")]
+    assert p.stdout.split() == [rig.user("web2"), rig.address("web2"), rig.home_of("web2"), rig.home_of("web2")]
     assert rig.sh("web2", "exit 3", check=False).returncode == 3
     with pytest.raises(RigError, match="oops"):
         rig.sh("web2", "echo oops >&2; false")
@@ -181,22 +182,23 @@ def test_channels_count_exec_sftp_shell(rig_home, tmp_path):
 
 
 SITE = """\
-server {
+server {{
     listen 8080;
-    location / { return 200 "hello from lb\\n"; }
-    location /web1/ { proxy_pass http://10.200.0.11:18801/; }
-}
+    location / {{ return 200 "hello from lb\\n"; }}
+    location /web1/ {{ proxy_pass http://{web1}:18801/; }}
+}}
 """
 
 
 def test_nginx_serves_conf_d_site_after_reload(rig):
     assert rig.nginx_site == "~/nginx/conf.d/demo.conf"
     assert rig.nginx_site_abs == rig.home_of("lb") + "/nginx/conf.d/demo.conf"
-    masters = rig.sh("lb", "ps -u es-lb -o args=").stdout
-    assert "nginx: master process" in masters                   # unprivileged, as es-lb
+    masters = rig.sh("lb", f"ps -u {rig.user('lb')} -o args=").stdout
+    assert "nginx: master process" in masters                   # unprivileged, as the lb user
     with serving_whoami(rig, "web1", 18801):
         try:
-            assert ssh(rig, "lb", f"cat > {rig.nginx_site}", input=SITE).returncode == 0
+            site = SITE.format(web1=rig.address("web1"))
+            assert ssh(rig, "lb", f"cat > {rig.nginx_site}", input=site).returncode == 0
             with pytest.raises(ConnectionError):
                 rig.http_get("lb", 8080)                        # not before the reload
             p = ssh(rig, "lb", rig.nginx_test)
@@ -204,9 +206,9 @@ def test_nginx_serves_conf_d_site_after_reload(rig):
             p = ssh(rig, "lb", rig.nginx_reload)
             assert p.returncode == 0, p.stderr
             assert wait_for(lambda: rig.http_get("lb", 8080)) == (200, "hello from lb\n")
-            assert rig.http_get("web2", 8080, host="10.200.0.10") == (200, "hello from lb\n")
-            assert get_from_root_ns("10.200.0.10", 8080, "/") == (200, "hello from lb\n")
-            assert rig.http_get("lb", 8080, "/web1/who") == (200, "es-web1\n")   # proxied
+            assert rig.http_get("web2", 8080, host=rig.address("lb")) == (200, "hello from lb\n")
+            assert get_from_root_ns(rig.address("lb"), 8080, "/") == (200, "hello from lb\n")
+            assert rig.http_get("lb", 8080, "/web1/who") == (200, rig.user("web1") + "\n")   # proxied
             # the test command really checks
             assert ssh(rig, "lb", f"echo 'server {{ oops }}' > {rig.nginx_site}").returncode == 0
             assert ssh(rig, "lb", rig.nginx_test).returncode != 0
@@ -231,11 +233,12 @@ def test_hosts_python_makes_venvs_with_pip(rig):
 
 
 def test_essay_toml(rig):
-    text = rig.essay_toml("demo", index_url="http://10.200.0.1:8765/simple/",
+    url = f"http://{rig.index_address}:8765/simple/"
+    text = rig.essay_toml("demo", index_url=url,
                           extra='\n[extra]\nx = 1\n')
     conf = tomllib.loads(text)
     assert conf["project"]["name"] == "demo"
-    assert conf["index"] == {"url": "http://10.200.0.1:8765/simple/",
+    assert conf["index"] == {"url": url,
                              "upload_url": "http://127.0.0.1:8765/"}
     assert conf["roles"] == {"web": ["web1", "web2"], "lb": ["lb"]}
     assert conf["deploy"]["prefix"] == "~/demo" and conf["colors"] == {"a": 8800, "b": 8810}
@@ -246,11 +249,18 @@ def test_essay_toml(rig):
 
 def test_teardown_kills_host_user_processes(rig, make_rig):
     """A second rig next to the session one; stopping it leaves nothing behind."""
-    other = make_rig(tag="et", subnet="10.201.0", n_web=1)
+    tag, subnet = extra_rig(rig, 1)
+    other = make_rig(tag=tag, subnet=subnet, n_web=1, n_lb=2)
     uids = [uid_of(other.user(h)) for h in other.hosts]
     # processes deploys leave behind: daemonized over ssh, detached via rig.sh, a server
     assert ssh(other, "web1", "setsid nohup sleep 1001 >/dev/null 2>&1 </dev/null &").returncode == 0
     other.sh("lb", "setsid nohup sleep 1002 >/dev/null 2>&1 </dev/null &")
+    # the second lb has its own nginx, checked by the same command as the first (one essay.toml)
+    assert other.lbs == ["lb", "lb2"] and other.address("lb2") == f"{subnet}.9"
+    for lb in other.lbs:
+        p = ssh(other, lb, other.nginx_test)
+        assert p.returncode == 0 and "test is successful" in p.stderr, p.stderr
+    assert 'lb = ["lb", "lb2"]' in other.essay_toml(index_url="http://x:1/simple/")
     other.sh("web1", "setsid nohup python3 -m http.server 18802 >/dev/null 2>&1 </dev/null &")
     wait_for(lambda: other.http_get("web1", 18802))
     running = " | ".join(cmdlines(live_pids(uids=uids)))
@@ -259,16 +269,17 @@ def test_teardown_kills_host_user_processes(rig, make_rig):
     other.stop()
     assert live_pids(uids=uids) == []
     assert live_pids(argv_mark=str(other.base).encode()) == []
-    assert not any(n.startswith("et-") for n in os.listdir("/run/netns"))
-    assert not Path("/sys/class/net/etbr0").exists() and not Path("/sys/class/net/etv-web1").exists()
-    assert [uid_of(other.user(h)) for h in other.hosts] == [None, None]
+    assert not any(n.startswith(f"{tag}-") for n in os.listdir("/run/netns"))
+    assert not Path(f"/sys/class/net/{tag}br0").exists() and not Path(f"/sys/class/net/{tag}v-web1").exists()
+    assert [uid_of(other.user(h)) for h in other.hosts] == [None, None, None]
     assert not other.base.exists()
     other.stop()                                  # idempotent
-    assert ssh(rig, "web1", "whoami").stdout.strip() == "es-web1"   # session rig unharmed
+    assert ssh(rig, "web1", "whoami").stdout.strip() == rig.user("web1")   # session rig unharmed
 
 
 def test_failed_start_leaves_nothing_behind(rig, monkeypatch):
-    other = Rig(n_web=1, tag="eu", subnet="10.202.0")
+    tag, subnet = extra_rig(rig, 2)
+    other = Rig(n_web=1, tag=tag, subnet=subnet)
 
     def boom():
         raise RigError("boom")
@@ -276,7 +287,7 @@ def test_failed_start_leaves_nothing_behind(rig, monkeypatch):
     monkeypatch.setattr(other.nginx, "start", boom)
     with pytest.raises(RigError, match="boom"):
         other.start()
-    assert not any(n.startswith("eu-") for n in os.listdir("/run/netns"))
-    assert not Path("/sys/class/net/eubr0").exists()
-    assert uid_of("eu-web1") is None and not other.base.exists()
+    assert not any(n.startswith(f"{tag}-") for n in os.listdir("/run/netns"))
+    assert not Path(f"/sys/class/net/{tag}br0").exists()
+    assert uid_of(f"{tag}-web1") is None and not other.base.exists()
     assert live_pids(argv_mark=str(other.base).encode()) == []
