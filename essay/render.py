@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from essay.conf_check import APP_KEEP_ALIVE, UPSTREAM_KEEPALIVE_TIMEOUT
 from essay.remote import hosts as hostmod
 from essay.remote.shell import home_path
 
@@ -47,6 +48,7 @@ def supervisord_context(cfg, host: str, color: str, version: str, profile: str) 
         "ports": cfg.ports[color], "etc_dir": f"{venv}/etc", "run_dir": f"{venv}/run",
         "log_dir": f"{venv}/logs", "socket": f"{venv}/run/supervisor.sock",
         "health_path": cfg.health_path,
+        "keep_alive": APP_KEEP_ALIVE, "drain_timeout": int(-(-cfg.drain_timeout // 1)),
     }
 
 
@@ -66,6 +68,8 @@ def nginx_context(cfg) -> dict:
                       for c, ports in cfg.ports.items()},
         "state_dir": state, "live_dir": f"{state}/live",
         "health_path": cfg.health_path,
+        "upstream_keepalive_timeout": UPSTREAM_KEEPALIVE_TIMEOUT,
+        "client_max_body_size": cfg.nginx_client_max_body_size,
     }
 
 

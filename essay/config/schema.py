@@ -43,6 +43,8 @@ class Config:
     nginx_listen: int
     nginx_server_name: str
     nginx_state_dir: str
+    nginx_client_max_body_size: str
+    drain_timeout: float
     release_grace: float
     version_file: str
     accept_new_host_keys: bool
@@ -108,7 +110,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
 
     deploy = Reader(path, data, "deploy", {
         "prefix", "python", "processes", "health_path", "health_timeout", "installer",
-        "parallel", "profile", "pre_deploy", "post_deploy"})
+        "parallel", "profile", "pre_deploy", "post_deploy", "drain_timeout"})
     processes = deploy.get("processes", int, 2, "a whole number from 1 to 64")
     if not 1 <= processes <= 64:
         deploy.fail("processes", processes, "a whole number from 1 to 64")
@@ -143,13 +145,17 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
                           f"({processes} processes each)")
 
     nginx = Reader(path, data, "nginx", {"site", "test", "reload", "listen", "server_name",
-                                          "state_dir"})
+                                          "state_dir", "client_max_body_size"})
     site = nginx.get("site", str, f"/etc/nginx/conf.d/{name}.conf", "a file path")
     listen = nginx.get("listen", int, 80, "a port number")
     if not 1 <= listen <= 65535:
         nginx.fail("listen", listen, "a port number from 1 to 65535")
     state_dir = nginx.get("state_dir", str, re.sub(r"\.conf$", "", site) + ".essay",
                           "a directory path")
+    body = nginx.get("client_max_body_size", str, "10m", 'an nginx size such as "10m"')
+    if not re.fullmatch(r"[0-9]{1,9}[kKmMgG]?", body):
+        nginx.fail("client_max_body_size", body, 'an nginx size: digits with an optional '
+                   'k, m or g suffix, such as "10m" ("0" lifts the limit)')
 
     release = Reader(path, data, "release", {"grace"})
     build = Reader(path, data, "build", {"version_file"})
@@ -174,6 +180,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         nginx_listen=listen,
         nginx_server_name=nginx.get("server_name", str, "_", "a server name"),
         nginx_state_dir=state_dir,
+        nginx_client_max_body_size=body,
+        drain_timeout=deploy.positive("drain_timeout", 30.0),
         release_grace=release.positive("grace", 10.0, "seconds, a number >= 0", zero_ok=True),
         version_file=check_version_file(
             build, build.get("version_file", str, f"{package}/_release.py", "a path")),

@@ -6,6 +6,7 @@ several lb hosts they flip in parallel; if any fails, the ones that flipped are 
 from __future__ import annotations
 
 from essay import render
+from essay.conf_check import check_conf
 from essay.errors import EssayError, UsageError
 from essay.flip.commands import flip_script, revert_script
 from essay.lb import raise_for
@@ -27,6 +28,8 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     after putting back any lb that had flipped."""
     cfg, rep = ctx.cfg, ctx.reporter
     lbs = _lbs(cfg)
+    for line in check_conf(cfg.root / "conf"):   # old templates: unsafe under keep-alive
+        rep.warn(line)
     op = op or Operation(command, message)
     script = flip_script(cfg, op, command, render.nginx_conf(cfg), color, weight, rollback,
                          keep_lock=keep_lock)

@@ -5,15 +5,17 @@ Run them with ``python -m pytest`` from the project root.
 """
 import io
 import json
+import time
 from wsgiref.util import setup_testing_defaults
 
 from {{ cookiecutter.package_name }} import NAME, _release
 from {{ cookiecutter.package_name }}.wsgi import application
 
 
-def call(path, method="GET"):
+def call(path, method="GET", query="", body=b""):
     """Send one request to the app; return (status code, headers dict, body bytes)."""
-    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "wsgi.input": io.BytesIO()}
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "QUERY_STRING": query,
+               "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
     setup_testing_defaults(environ)
     seen = {}
 
@@ -50,3 +52,20 @@ def test_post_to_a_known_path_is_refused():
 def test_head_has_no_body():
     status, _, body = call("/health", method="HEAD")
     assert status == 200 and body == b""
+
+
+def test_slow_answers_after_the_seconds_asked():
+    start = time.monotonic()
+    status, _, body = call("/slow", query="seconds=0.2")
+    assert status == 200 and time.monotonic() - start >= 0.2
+    assert json.loads(body)["slept"] == 0.2
+
+
+def test_slow_clamps_what_it_is_asked():
+    assert json.loads(call("/slow", query="seconds=-5")[2])["slept"] == 0.0
+
+
+def test_echo_reads_the_body_and_answers_its_size():
+    status, _, body = call("/echo", method="POST", body=b"x" * 1000)
+    assert status == 200 and json.loads(body)["bytes"] == 1000
+    assert call("/echo")[0] == 405

@@ -10,10 +10,16 @@ Routes:
 * ``GET /``       -- a small HTML page naming the app and its version
 * ``GET /health`` -- JSON that essay polls after a deploy and before a flip; it must
   answer 200 quickly and say which version this process runs
+* ``GET /slow?seconds=S`` -- answers after S seconds (default 3, at most 30): a slow
+  request, to watch a deploy or flip let in-flight requests finish
+* ``POST /echo``  -- reads the request body and answers its size as JSON: a request with
+  a body, for load tests
 * anything else   -- 404 (405 for a known path with another method)
 """
 import html
 import json
+import time
+from urllib.parse import parse_qs
 
 from . import NAME, _release
 
@@ -33,6 +39,27 @@ def index_page():
     )
 
 
+def slow(environ):
+    """Sleep for ``?seconds=`` (default 3, clamped to 0..30), then say how long."""
+    try:
+        seconds = float(parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["3"])[0])
+    except ValueError:
+        seconds = 3.0
+    seconds = min(max(seconds, 0.0), 30.0)
+    time.sleep(seconds)
+    return json.dumps({"slept": seconds, "version": _release.version})
+
+
+def echo(environ):
+    """The size of the request body, read in full."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    return json.dumps({"bytes": len(body), "version": _release.version})
+
+
 def _respond(start_response, status, content_type, body, method, extra=()):
     data = body.encode("utf-8")
     headers = [("Content-Type", content_type), ("Content-Length", str(len(data))), *extra]
@@ -41,19 +68,22 @@ def _respond(start_response, status, content_type, body, method, extra=()):
 
 
 def app(environ, start_response):
-    """Route one request. Only GET and HEAD are served."""
+    """Route one request: GET and HEAD, and POST on /echo."""
     method = environ.get("REQUEST_METHOD", "GET").upper()
     path = environ.get("PATH_INFO") or "/"
-    routes = {
-        "/": lambda: ("text/html; charset=utf-8", index_page()),
-        "/health": lambda: ("application/json", json.dumps(health())),
+    routes = {       # path: (allowed methods, what answers)
+        "/": (("GET", "HEAD"), lambda: ("text/html; charset=utf-8", index_page())),
+        "/health": (("GET", "HEAD"), lambda: ("application/json", json.dumps(health()))),
+        "/slow": (("GET", "HEAD"), lambda: ("application/json", slow(environ))),
+        "/echo": (("POST",), lambda: ("application/json", echo(environ))),
     }
     if path not in routes:
         return _respond(start_response, "404 Not Found", "text/plain; charset=utf-8",
                         "not found\n", method)
-    if method not in ("GET", "HEAD"):
+    allowed, answer = routes[path]
+    if method not in allowed:
         return _respond(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8",
-                        "method not allowed\n", method, [("Allow", "GET, HEAD")])
-    content_type, body = routes[path]()
+                        "method not allowed\n", method, [("Allow", ", ".join(allowed))])
+    content_type, body = answer()
     return _respond(start_response, "200 OK", content_type, body, method,
                     [("Cache-Control", "no-store")])
