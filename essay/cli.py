@@ -32,9 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     top.add_argument("-c", "--config", metavar="FILE", help="essay.toml to use "
                      "(default: the nearest one from the working directory up)")
+    env_help = "the environment ([env.NAME] in essay.toml; default: $ESSAY_ENV, else " \
+        "default_env)"
+    top.add_argument("-e", "--env", metavar="NAME", help=env_help)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress output")
+    common.add_argument("-e", "--env", metavar="NAME", default=argparse.SUPPRESS,
+                        help=env_help)
     subs = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for cmd in COMMANDS:
@@ -72,7 +77,8 @@ def _add(p: argparse.ArgumentParser, arg):
                    metavar=arg.metavar, choices=arg.choices, **kw)
 
 
-def run(cmd: Command, options: dict, quiet: bool = False, config_path=None) -> int:
+def run(cmd: Command, options: dict, quiet: bool = False, config_path=None,
+        env: str | None = None) -> int:
     """Run one command: the shared path of ``es`` and ``fab``. Returns the exit status."""
     from pathlib import Path
 
@@ -80,7 +86,7 @@ def run(cmd: Command, options: dict, quiet: bool = False, config_path=None) -> i
     from essay.output import Reporter
 
     ctx = Context(reporter=Reporter(quiet=quiet),
-                  config_path=Path(config_path) if config_path else None)
+                  config_path=Path(config_path) if config_path else None, env=env or None)
     try:
         if cmd.needs_config:
             ctx.cfg  # validate essay.toml before anything runs
@@ -101,7 +107,7 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     options = {a.dest: getattr(ns, a.dest) for a in cmd.args}
-    return run(cmd, options, quiet=ns.quiet, config_path=ns.config)
+    return run(cmd, options, quiet=ns.quiet, config_path=ns.config, env=ns.env)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ class Context:
     reporter: Reporter = field(default_factory=Reporter)
     cwd: Path = field(default_factory=Path.cwd)
     config_path: Path | None = None
+    env: str | None = None          # -e/--env; None: $ESSAY_ENV, else default_env
     _cfg: object = None
 
     @property
@@ -21,12 +22,21 @@ class Context:
         if self._cfg is None:
             from essay import config
 
-            self._cfg = config.load(self.cwd, self.config_path)
+            self._cfg = config.load(self.cwd, self.config_path, env=self.env)
         return self._cfg
 
+    def for_env(self, env: str) -> "Context":
+        """The same invocation, in another environment (``es promote``)."""
+        return Context(reporter=self.reporter, cwd=self.cwd, config_path=self.config_path,
+                       env=env)
+
     def executor(self, dry_run: bool = False, parallel: int | None = None):
+        """The executor for this command; refused (before any host is touched) when the
+        project has environments and none is chosen."""
+        from essay import config
         from essay.remote.executor import Executor
 
+        config.require(self.cfg)
         return Executor.from_config(self.cfg, self.reporter, dry_run=dry_run, parallel=parallel)
 
 

@@ -5,6 +5,7 @@
 ``fab -l`` then lists them; ``fab rollback`` runs exactly what ``es rollback`` runs (both
 call :func:`essay.cli.run` with the same command from :data:`essay.commands.COMMANDS`).
 Grouped commands keep Fabric's dotted names: ``es pypi serve`` is ``fab pypi.serve``.
+Every task takes ``--env NAME`` (``es -e NAME``); ``ESSAY_ENV=NAME fab ...`` works too.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from invoke.exceptions import Exit
 
 from essay.commands import COMMANDS, Command
 
+ENV_HELP = "the environment ([env.NAME] in essay.toml; default: $ESSAY_ENV, else default_env)"
+
 
 def _param(arg) -> str:
     """The task parameter for an option: named like the ``es`` flag (``--next`` -> next)."""
@@ -22,7 +25,7 @@ def _param(arg) -> str:
 
 
 def _body(cmd: Command):
-    def body(c, **given):
+    def body(c, env=None, **given):
         from essay.cli import run
 
         options = {arg.dest: given.get(_param(arg)) for arg in cmd.args}
@@ -32,7 +35,7 @@ def _body(cmd: Command):
                 options[arg.dest] = [v for v in value.split(",") if v]
             elif value is not None and arg.type is int and not isinstance(value, int):
                 options[arg.dest] = int(value)
-        code = run(cmd, options)
+        code = run(cmd, options, env=env)
         if code:
             raise Exit(code=code)
 
@@ -46,6 +49,8 @@ def _body(cmd: Command):
             default = arg.default
         params.append(inspect.Parameter(_param(arg), inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                         default=default))
+    params.append(inspect.Parameter("env", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    default=None))
     body.__signature__ = inspect.Signature(params)
     body.__name__ = cmd.name.split()[-1].replace("-", "_")
     body.__doc__ = cmd.help[0].upper() + cmd.help[1:] + "."
@@ -53,8 +58,9 @@ def _body(cmd: Command):
 
 
 def _task(cmd: Command) -> Task:
-    return Task(_body(cmd), name=cmd.name.split()[-1],
-                help={_param(a).replace("_", "-"): a.help.replace("%%", "%") for a in cmd.args},
+    helps = {_param(a).replace("_", "-"): a.help.replace("%%", "%") for a in cmd.args}
+    helps["env"] = ENV_HELP
+    return Task(_body(cmd), name=cmd.name.split()[-1], help=helps,
                 positional=[_param(a) for a in cmd.args if a.positional and a.nargs is None])
 
 

@@ -7,7 +7,7 @@ from essay.remote.script import Step
 from essay.remote.shell import q
 from essay.state import Operation, lb_script
 
-COLUMNS = ["time", "who", "command", "from", "to", "outcome", "detail", "message"]
+COLUMNS = ["time", "who", "command", "from", "to", "outcome", "detail", "message", "env"]
 
 
 def read(ctx, lines: int = 50) -> dict[str, list[list[str]]]:

@@ -10,8 +10,12 @@ Everything lives on each lb host in ``[nginx] state_dir`` (default: next to the 
         a, canary-b/0..9       one file per 1% bucket that goes to b
     state                      key=value lines: live, previous, version_<colour>, ...
     history                    one tab-separated line per deploy, flip, rollback:
-                               time, who, command, from, to, outcome, detail, message
+                               time, who, command, from, to, outcome, detail, message,
+                               environment (``-`` without [env.*])
     lock/info                  who holds the lock: token, who, when, command, message
+
+With environments (``[env.NAME]``), each has its own state directory, ``state_dir/NAME``:
+its own live colour, lock and history.
 
 The shell functions below are defined once in every lb script (``Script.defs``); the
 builders in this module and in :mod:`essay.flip.commands` call them.
@@ -44,10 +48,10 @@ es_put() {
 es_oneline() { printf %s "$1" | tr '\t\n\r' '   '; }
 es_history() {
   local line; mkdir -p "$ESSAY_STATE"
-  line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     "$(es_oneline "$ESSAY_USER")" "$(es_oneline "$1")" "$(es_oneline "${2:--}")" \
     "$(es_oneline "${3:--}")" "$(es_oneline "$4")" "$(es_oneline "${5:-}")" \
-    "$(es_oneline "${ESSAY_MESSAGE:-}")")
+    "$(es_oneline "${ESSAY_MESSAGE:-}")" "$(es_oneline "${ESSAY_ENV:--}")")
   printf '%s\n' "$line" >> "$ESSAY_STATE/history"
 }
 es_plain() { mkdir -p "$ESSAY_STATE/colors/$1" && : > "$ESSAY_STATE/colors/$1/$1"; echo "$1"; }
@@ -153,7 +157,7 @@ def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
     False), released at exit unless ``keep_lock`` (a later round trip releases it)."""
     env = (("ESSAY_USER", op.user), ("ESSAY_LOCK_TOKEN", op.token),
            ("ESSAY_COMMAND", op.command), ("ESSAY_MESSAGE", op.message),
-           ("ESSAY_LOCK_KEEP", "1" if keep_lock else "0"))
+           ("ESSAY_LOCK_KEEP", "1" if keep_lock else "0"), ("ESSAY_ENV", cfg.env or ""))
     # SIGPIPE ignored: if the client goes away (Ctrl-C, lost connection) the script still
     # runs to its end -- the state stays whole and the finally releases the lock
     defs = f"trap '' PIPE\nexport ESSAY_STATE={qpath(cfg.nginx_state_dir)}\n{LB_FUNCTIONS}"

@@ -271,7 +271,7 @@ def test_lb_session_records_values_exactly(sandbox, message, detail, version, us
     assert kv["version_b"] == version
     row = history_rows(state)[-1]
     assert row[1:] == [one_line(user), "deploy", "-", "b", "ok", one_line(detail),
-                       one_line(message)]
+                       one_line(message), "-"]   # no environment
     shutil.rmtree(state.parent)
     no_canary(sandbox)
 
@@ -295,7 +295,7 @@ def test_lock_break_records_its_message(sandbox, message):
     assert not (state / "lock").exists()
     row = history_rows(state)[-1]
     assert row[2:] == ["lock break", "-", "-", "broken", "held by someone@elsewhere deploy",
-                       message]
+                       message, "-"]
     shutil.rmtree(state.parent)
     no_canary(sandbox)
 

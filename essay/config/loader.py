@@ -23,8 +23,9 @@ def find(start: Path | None = None) -> Path | None:
     return None
 
 
-def load(start: Path | None = None, path: Path | None = None) -> Config:
-    """Find, parse and validate essay.toml."""
+def load(start: Path | None = None, path: Path | None = None, env: str | None = None) -> Config:
+    """Find, parse and validate essay.toml, with environment ``env`` (None: ``$ESSAY_ENV``,
+    else ``default_env``) merged in (:mod:`essay.config.envs`)."""
     path = path or find(start)
     if path is None:
         raise ConfigError(f"no {FILENAME} in {start or Path.cwd()} or any parent directory; "
@@ -33,8 +34,10 @@ def load(start: Path | None = None, path: Path | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    from essay.config import envs
     from essay.config.schema import from_dict
 
-    return from_dict(data, path)
+    merged, chosen, known = envs.resolve(data, env, path)
+    return envs.apply(from_dict(merged, path), chosen, known)
 
 

@@ -50,6 +50,8 @@ class Config:
     accept_new_host_keys: bool
     connect_timeout: float
     raw: dict = field(default_factory=dict, repr=False)
+    env: str | None = None          # the chosen environment ([env.NAME]), None: none
+    env_names: tuple[str, ...] = ()  # every environment essay.toml defines
 
     def hosts(self, role: str) -> list[str]:
         return list(self.roles.get(role, []))

@@ -8,6 +8,7 @@ from essay.config.schema import Config
 def redacted(cfg: Config) -> dict:
     """The resolved configuration as plain data, for ``es config``; secrets never appear."""
     out = {
+        "environment": {"name": cfg.env, "names": list(cfg.env_names)},
         "project": {"name": cfg.name, "package": cfg.package, "root": str(cfg.root),
                     "file": str(cfg.path) if cfg.path else None},
         "index": {"url": redact_url(cfg.index_url), "upload_url": redact_url(cfg.upload_url),
