@@ -6,6 +6,10 @@ shipped inside the installed package as ``essay.templates`` (see ``package_dir``
 """
 from setuptools import find_packages, setup
 
+# `es server`: the web app, its sessions and CSRF, its store and its queue (docs/server.md)
+SERVER = ["flask>=3.0", "flask-login>=0.6", "flask-wtf>=1.2", "sqlalchemy>=2.0",
+          "huey>=2.5", "redis>=5.0"]
+
 setup(
     name="essay",
     version="0.1.0",
@@ -31,9 +35,10 @@ setup(
     ],
     extras_require={
         "uv": ["uv>=0.4"],
+        "server": SERVER,
         # everything the tests import, including what the templates' own tests import
         "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4",
-                 "flask>=2.3", "django>=4.2"],
+                 "flask>=2.3", "django>=4.2", *SERVER, "selenium>=4.15"],
     },
     entry_points={"console_scripts": ["es = essay.cli:main"]},
     classifiers=[

@@ -42,21 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
                         help=env_help)
     subs = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
-    for cmd in COMMANDS:
+    parsers: dict[str, argparse.ArgumentParser] = {}  # a command that is also a group:
+    for cmd in COMMANDS:                               # `es server` and `es server worker`
         words = cmd.name.split()
         parent = subs
         for i, word in enumerate(words[:-1]):
             key = " ".join(words[: i + 1])
             if key not in groups:
-                p = parent.add_parser(word, help=f"{word} commands")
+                p = parsers.get(key) or parent.add_parser(word, help=f"{word} commands")
                 groups[key] = p.add_subparsers(dest=f"sub_{i}", metavar="COMMAND",
-                                               parser_class=_Parser, required=True)
+                                               parser_class=_Parser,
+                                               required=key not in parsers)
             parent = groups[key]
         p = parent.add_parser(words[-1], help=cmd.help, parents=[common],
                               description=cmd.description or cmd.help)
         for arg in cmd.args:
             _add(p, arg)
         p.set_defaults(_command=cmd)
+        parsers[cmd.name] = p
     return top
 
 
@@ -78,15 +81,18 @@ def _add(p: argparse.ArgumentParser, arg):
 
 
 def run(cmd: Command, options: dict, quiet: bool = False, config_path=None,
-        env: str | None = None) -> int:
-    """Run one command: the shared path of ``es`` and ``fab``. Returns the exit status."""
+        env: str | None = None, ctx=None) -> int:
+    """Run one command: the shared path of ``es``, ``fab`` and ``es server``'s jobs (which
+    pass their own ``ctx``: the project, the environment, a reporter into the job's log).
+    Returns the exit status."""
     from pathlib import Path
 
     from essay.context import Context
     from essay.output import Reporter
 
-    ctx = Context(reporter=Reporter(quiet=quiet),
-                  config_path=Path(config_path) if config_path else None, env=env or None)
+    ctx = ctx or Context(reporter=Reporter(quiet=quiet),
+                         config_path=Path(config_path) if config_path else None,
+                         env=env or None)
     try:
         if cmd.needs_config:
             ctx.cfg  # validate essay.toml before anything runs

@@ -75,7 +75,14 @@ def build_namespace() -> Collection:
             if word not in coll.collections:
                 coll.add_collection(Collection(word))
             coll = coll.collections[word]
-        coll.add_task(_task(cmd))
+        if any(c.name.startswith(cmd.name + " ") for c in COMMANDS):
+            # a command that is also a group (`es server`, `es server worker`): the
+            # group's default task (`fab server`, `fab server.worker`)
+            if words[-1] not in coll.collections:
+                coll.add_collection(Collection(words[-1]))
+            coll.collections[words[-1]].add_task(_task(cmd), name="run", default=True)
+        else:
+            coll.add_task(_task(cmd))
     return root
 
 

@@ -35,6 +35,12 @@ def _holder(r) -> list[str]:
     return (info.split("\t") + [""] * 4)[:4] if info else []
 
 
+def holders(ctx) -> dict[str, list[str]]:
+    """{lb host: [who, since, command, message]} ([] where the lock is free)."""
+    _, results = _run(ctx, [Step("read lock", _READ)])
+    return {h: _holder(r) for h, r in results.items()}
+
+
 def cli_status(ctx) -> int:
     _, results = _run(ctx, [Step("read lock", _READ)])
     rows = [[h, *(_holder(r) or ["(free)", "", "", ""])] for h, r in results.items()]

@@ -22,6 +22,7 @@ builders in this module and in :mod:`essay.flip.commands` call them.
 """
 from __future__ import annotations
 
+import contextvars
 import getpass
 import secrets
 import socket
@@ -111,6 +112,15 @@ es_report() {
 """.strip()
 
 
+#: Who runs the operations of this thread, if not the local user@host: ``es server`` sets it
+#: for a job ("alice via essay server (job 12)"), so the lbs' lock and history name them.
+ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("essay_actor", default=None)
+
+
+def _user() -> str:
+    return ACTOR.get() or f"{getpass.getuser()}@{socket.gethostname()}"
+
+
 @dataclass
 class Operation:
     """One essay command as the lbs see it: who runs it, its lock token, its message."""
@@ -118,7 +128,7 @@ class Operation:
     command: str
     message: str = ""
     token: str = field(default_factory=lambda: secrets.token_hex(8))
-    user: str = field(default_factory=lambda: f"{getpass.getuser()}@{socket.gethostname()}")
+    user: str = field(default_factory=_user)
 
 
 @dataclass

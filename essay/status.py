@@ -37,25 +37,33 @@ def color_step(cfg, color: str) -> Step:
         f"essay_data color_done {q(color)}"]))
 
 
-def collect(ctx, role="web", hosts=None):
+def collect(ctx, role="web", hosts=None, web=True):
+    """(web host results, {lb: LbState}, failed lb results); ``web=False``: the lbs only."""
     cfg = ctx.cfg
-    targets = pick_hosts(cfg, role, hosts)
+    targets = pick_hosts(cfg, role, hosts) if web else []
     script = Script("status", tuple(color_step(cfg, c) for c in cfg.colors))
     lb = lb_script(cfg, Operation("status"), "status", [report_step()], lock=False)
     lbs = cfg.hosts("lb")
     with ctx.executor() as ex:
-        results = ex.run({h: script for h in targets})
+        results = ex.run({h: script for h in targets}) if targets else {}
         lb_results = ex.run({h: lb for h in lbs}) if lbs else {}
     return results, {h: LbState.from_result(r) for h, r in lb_results.items() if r.ok}, \
         [r for r in lb_results.values() if not r.ok]
 
 
-def cli_status(ctx, role="web", hosts=None) -> int:
-    cfg, rep = ctx.cfg, ctx.reporter
-    results, lbs, lb_failed = collect(ctx, role, hosts)
+def live_of(lbs: dict) -> tuple[str, tuple[str, int] | None]:
+    """(the live colour if every lb agrees, else ''; the canary (colour, weight) or None)."""
     lives = {s.live for s in lbs.values()}
     live = lives.pop() if len(lives) == 1 else ""
-    canary = next((s.canary for s in lbs.values() if s.canary), None)
+    return live, next((s.canary for s in lbs.values() if s.canary), None)
+
+
+HEADERS = ["host", "colour", "version", "live", "processes", "ports", "health"]
+
+
+def rows(cfg, results, lbs) -> list[list]:
+    """The status table's rows: per web host and colour (``es status`` and the server)."""
+    live, canary = live_of(lbs)
     rows = []
     for host, r in results.items():
         if not r.ok:
@@ -80,7 +88,14 @@ def cli_status(ctx, role="web", hosts=None) -> int:
             running = f"{up}/{len(ports)} running" + (f" ({others})" if others else "")
             rows.append([host, color, version, mark, running if procs else "stopped",
                          f"{ports[0]}-{ports[-1]}", f"{ok}/{len(ports)} healthy"])
-    rep.table(["host", "colour", "version", "live", "processes", "ports", "health"], rows)
+    return rows
+
+
+def cli_status(ctx, role="web", hosts=None) -> int:
+    cfg, rep = ctx.cfg, ctx.reporter
+    results, lbs, lb_failed = collect(ctx, role, hosts)
+    live, canary = live_of(lbs)
+    rep.table(HEADERS, rows(cfg, results, lbs))
     for r in lb_failed:
         rep.warn(f"{r.host}: cannot read the live colour: {r.error}")
     if len({s.live for s in lbs.values()}) > 1:

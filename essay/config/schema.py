@@ -70,7 +70,8 @@ class Config:
 
 def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config:
     root = (root or (path.parent if path else Path.cwd())).resolve()
-    known = {"project", "index", "roles", "deploy", "colors", "nginx", "release", "build", "ssh"}
+    known = {"project", "index", "roles", "deploy", "colors", "nginx", "release", "build", "ssh",
+             "server"}  # [server]: read and checked by essay.server.settings
     for table in data:
         if table not in known:
             raise ConfigError(f"{path}: unknown table [{table}]; known: {', '.join(sorted(known))}")
