@@ -46,5 +46,7 @@ def test_fab_tasks_mirror_the_table():
     names = set(namespace.task_names)
     for cmd in COMMANDS:
         if cmd.name != "create":
-            assert cmd.name.replace(" ", ".") in names
+            dotted = cmd.name.replace(" ", ".")
+            # a command that is also a group is its collection's default task
+            assert dotted in names or (f"{dotted}.run" in names and namespace[dotted])
     assert build_parser()

@@ -158,27 +158,19 @@ def _form(kind: str, env: str, **extra):
                            **extra)
 
 
+def _action(kind: str):
+    """The action, if this user may start it (404 unknown, 403 not allowed)."""
+    action = ACTIONS.get(kind) or abort(404)
+    if not current_user.may(action.role):
+        abort(403)
+    return action
+
+
 @pages.route("/act/<kind>", methods=["GET"])
 @login_required
 def action_form(kind):
-    action = ACTIONS.get(kind) or abort(404)
-    if not current_user.may(action.role):
-        abort(403)
+    _action(kind)
     return _form(kind, env_arg())
-
-
-@pages.route("/act/<kind>/confirm", methods=["POST"])
-@login_required
-def action_confirm(kind):
-    action = ACTIONS.get(kind) or abort(404)
-    if not current_user.may(action.role):
-        abort(403)
-    env = env_arg()
-    try:
-        params, text = _checked(kind, env)
-    except EssayError as e:
-        return _form(kind, env, error=str(e)), 400
-    return render_template("confirm.html", action=action, env=env, params=params, text=text)
 
 
 def _checked(kind: str, env: str) -> tuple[dict, str]:
@@ -191,17 +183,21 @@ def _checked(kind: str, env: str) -> tuple[dict, str]:
     return params, summary(ctx.cfg, kind, params, lbs, env)
 
 
-@pages.route("/act/<kind>/run", methods=["POST"])
+@pages.route("/act/<kind>/<step>", methods=["POST"])
 @login_required
-def action_run(kind):
-    action = ACTIONS.get(kind) or abort(404)
-    if not current_user.may(action.role):
-        abort(403)
-    env = env_arg()
+def action_post(kind, step):
+    """``confirm``: the page naming what will change; ``run``: queue the job (both check
+    the parameters and read the lbs again: the job's summary is the state at its start)."""
+    if step not in ("confirm", "run"):
+        abort(404)
+    action, env = _action(kind), env_arg()
     try:
         params, text = _checked(kind, env)
     except EssayError as e:
         return _form(kind, env, error=str(e)), 400
+    if step == "confirm":
+        return render_template("confirm.html", action=action, env=env, params=params,
+                               text=text)
     job = shared().submit(kind, env, params, text, f"user:{current_user.name}")
     flash(f"job {job.id} queued")
     return redirect(url_for("pages.job", job_id=job.id))

@@ -1,0 +1,96 @@
+"""Helpers for the server tests: start a real ``es server`` (a subprocess), log in, post
+forms with their CSRF token, send signed webhooks."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from http.cookiejar import CookieJar
+
+from rig_project import free_port, wait_port
+
+
+class Server:
+    """``es server`` in ``path`` on a free port; ``stop()`` sends SIGTERM."""
+
+    def __init__(self, path, env, *extra):
+        self.path, self.port = path, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(path, ".essay-server-test.log"), "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "essay", "server", "--port",
+                                      str(self.port), *extra], cwd=path, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port("127.0.0.1", self.port, 30)
+
+    def stop(self, timeout=60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.log.close()
+        return code
+
+
+def add_user(path, env, name, role, password="correct horse"):
+    p = subprocess.run([sys.executable, "-m", "essay", "server", "user", "add", name,
+                        "--role", role], cwd=path, env=env, input=password + "\n",
+                       text=True, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    return password
+
+
+class Browser:
+    """A cookie-keeping HTTP client (urllib) that fills in the CSRF token of forms."""
+
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect)
+
+    def request(self, path, data=None, headers=None, method=None):
+        body = data if isinstance(data, (bytes, type(None))) else \
+            urllib.parse.urlencode(data).encode()
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {},
+                                     method=method)
+        try:
+            with self.opener.open(req, timeout=120) as r:
+                return r.status, r.read().decode(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), dict(e.headers)
+
+    def get(self, path):
+        return self.request(path)
+
+    def csrf(self, path="/login"):
+        _, html, _ = self.get(path)
+        m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert m, html[:500]
+        return m.group(1)
+
+    def post(self, path, form, token_from="/login", csrf=True):
+        form = dict(form)
+        if csrf:
+            form["csrf_token"] = self.csrf(token_from)
+        return self.request(path, form)
+
+    def login(self, name, password):
+        return self.post("/login", {"name": name, "password": password})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **kw):
+        return None
+
+
+def wait_job(browser, job_id, timeout=300, states=("done", "failed", "lost")):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status, body, _ = browser.get(f"/jobs/{job_id}/lines")
+        data = json.loads(body)
+        if data["state"] in states:
+            return data
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end within {timeout}s: {data}")
