@@ -32,6 +32,7 @@ setup(
         "libpass>=1.9",          # passlib, maintained: works with bcrypt 4.1+
         "waitress>=3.0",         # pypiserver's threaded server
         "packaging>=24.0",
+        "rich>=13.0",            # the live progress view on a terminal
     ],
     extras_require={
         "uv": ["uv>=0.4"],

@@ -11,6 +11,7 @@ from essay.deploy.commands import Target, deploy_script
 from essay.errors import EssayError, UsageError
 from essay.lb import LbSession
 from essay.output import Timer
+from essay.remote import summary
 from essay.validate import check_color, check_host, check_message, check_profile
 
 
@@ -69,15 +70,17 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
                 session.end("deploy", "", "", "failed", "interrupted or refused")
             raise
         failed = [r for r in results.values() if not r.ok]
-        rows = [[h, color, resolved, "dry run" if r.dry_run else ("ok" if r.ok else "FAILED"),
-                 f"{r.seconds:.1f}"] for h, r in results.items()]
         if not dry_run:
-            rep.table(["host", "colour", "version", "result", "seconds"], rows)
+            rep.table(["host", "colour", "version", "result", "seconds", "reason"],
+                      [[r.host, color, resolved, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}",
+                        summary.reason(r)] for r in summary.failed_first(results)])
+            rep.print(summary.counts(results))
         for r in failed:
             rep.print(f"\n{failure(r)}")
         outcome = "failed" if failed else "ok"
-        detail = f"{len(failed)} of {len(results)} hosts failed" if failed else \
-            f"{len(results)} host(s) in {timer.seconds:.1f}s"
+        detail = f"{len(results) - len(failed)} of {len(results)} hosts ok; failed: " \
+            f"{', '.join(r.host for r in failed)}" if failed else \
+            f"{len(results)} of {len(results)} hosts ok in {timer.seconds:.1f}s"
         if own and not dry_run:
             session.end("deploy", "", color, outcome, f"{resolved}: {detail}",
                         versions={color: resolved} if not failed else None)

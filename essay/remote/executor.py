@@ -27,7 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
 from essay.output import Reporter
+from essay.output.fleet import Event
 from essay.remote import hosts as hostmod
+from essay.remote import summary
 from essay.remote.script import MARK, HostResult, Script, parse
 
 
@@ -36,6 +38,7 @@ class _Progress(io.TextIOBase):
 
     def __init__(self, host: str, script: Script, reporter: Reporter):
         self.host, self.script, self.reporter = host, script, reporter
+        self.report = script.progress
         self.buf = ""
         self.started: dict[int, float] = {}
         self.ended: dict[int, float] = {}
@@ -49,12 +52,16 @@ class _Progress(io.TextIOBase):
             parts = line[len(MARK):].split()
             if len(parts) >= 2 and parts[1].isdigit():
                 n = int(parts[1])
+                now = time.monotonic()
                 if parts[0] == "step":
-                    self.started[n] = time.monotonic()
-                    if n <= len(self.script.steps) and self.script.progress:
-                        self.reporter.progress(self.host, self.script.steps[n - 1].name)
+                    self.started[n] = now
+                    if self.report:
+                        self.reporter.event(Event("step", self.host, n, at=now))
                 elif parts[0] == "end":
-                    self.ended[n] = time.monotonic()
+                    self.ended[n] = now
+                    if self.report:
+                        rc = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+                        self.reporter.event(Event("step_end", self.host, n, rc, at=now))
         return len(s)
 
     def flush(self):
@@ -86,9 +93,20 @@ class Executor:
         """Run each host's script (all in parallel, bounded); results in the given order."""
         if self.dry_run:
             return {h: self._dry(h, s) for h, s in scripts.items()}
-        if len(scripts) == 1:
-            (h, s), = scripts.items()
-            return {h: self.run_one(h, s)}
+        shown = any(s.progress for s in scripts.values())
+        if shown:
+            self.reporter.start_run({h: tuple(st.name for st in s.steps)
+                                     for h, s in scripts.items()}, _run_title(scripts))
+        try:
+            if len(scripts) == 1:
+                (h, s), = scripts.items()
+                return {h: self.run_one(h, s)}
+            return self._run_pool(scripts)
+        finally:
+            if shown:
+                self.reporter.end_run()
+
+    def _run_pool(self, scripts: Mapping[str, Script]) -> dict[str, HostResult]:
         pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(scripts)))
         try:
             futures = {h: pool.submit(self.run_one, h, s) for h, s in scripts.items()}
@@ -123,8 +141,9 @@ class Executor:
             res = parse(script, "", host)
             res.error = message
             self._forget(host)
-        finally:
-            self.reporter.done(host)
+        if script.progress:
+            self.reporter.event(Event("host_end", host, ok=res.ok, reason=summary.reason(res),
+                                      at=time.monotonic()))
         for n, step in enumerate(res.steps, 1):
             if n in sink.started:
                 step.seconds = sink.ended.get(n, time.monotonic()) - sink.started[n]
@@ -222,6 +241,12 @@ def _run_local(text: str, sink) -> tuple[str, int]:
     output = _pump(lambda n: os.read(proc.stdout.fileno(), n), sink)
     proc.stdout.close()
     return output, proc.wait()
+
+
+def _run_title(scripts: Mapping[str, Script]) -> str:
+    """What the run does, without the host: ``deploy demo 1.0 into a``."""
+    host, script = next(iter(scripts.items()))
+    return script.title.removesuffix(f" on {host}")
 
 
 def _step_error(res: HostResult, exited: int) -> str:
