@@ -5,6 +5,7 @@ Then the same server's pages: a deploy, a flip and a rollback as jobs, checked a
 what the lb serves."""
 import json
 import sys
+import time
 
 import pytest
 
@@ -93,3 +94,122 @@ def test_bad_pushes_change_nothing(rig, project, srv):
         project.git("revert", "--no-edit", "HEAD")
     assert on_index(project) == before and served(rig) == live
     assert jobs(b) == n + 1
+
+
+# --- a real browser: headless Chromium (Debian) driven by Selenium -----------------------------
+
+@pytest.fixture(scope="module")
+def chrome(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def ui_login(chrome, url, name):
+    from selenium.webdriver.common.by import By
+
+    chrome.delete_all_cookies()
+    chrome.get(url + "/login")
+    chrome.find_element(By.ID, "name").send_keys(name)
+    chrome.find_element(By.ID, "password").send_keys("correct horse")
+    chrome.find_element(By.ID, "login").click()
+    chrome.find_element(By.CSS_SELECTOR, "section.env")   # the environments page
+
+
+def ui_action(chrome, url, kind, **fields):
+    """Open the action's form, fill it, review, check the confirmation, confirm; wait for
+    the job to end while its log streams. Returns (summary, states seen, log text)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    chrome.get(url + "/")
+    chrome.find_element(By.ID, f"act-{kind}-default").click()
+    for name, value in fields.items():
+        Select(chrome.find_element(By.ID, name)).select_by_visible_text(value)
+    chrome.find_element(By.ID, "review").click()
+    summary = chrome.find_element(By.ID, "summary").text
+    chrome.find_element(By.ID, "confirm").click()
+    WebDriverWait(chrome, 30).until(lambda d: "/jobs/" in d.current_url)
+    seen, end = [], time.monotonic() + 600
+    while time.monotonic() < end:   # the page updates itself: state and log lines
+        state = chrome.execute_script("return document.getElementById('state').textContent")
+        lines = chrome.execute_script("return document.getElementById('log').textContent"
+                                      ".split('\\n').length")
+        if not seen or seen[-1] != (state, lines):
+            seen.append((state, lines))
+        if state in ("done", "failed", "lost"):
+            break
+        time.sleep(0.05)
+    return summary, seen, chrome.find_element(By.ID, "log").text
+
+
+def live_on_page(chrome, url) -> str:
+    from selenium.webdriver.common.by import By
+
+    chrome.get(url + "/")
+    return chrome.find_element(By.ID, "live-default").text
+
+
+def test_browser_deploy_watch_flip_rollback(rig, project, srv, chrome):
+    from pathlib import Path
+
+    server, _, _ = srv
+    (v1,) = {v for _, _, v in served(rig)}          # live since the push test
+    v2 = project.build()
+    ui_login(chrome, server.url, "ada")
+    docs = Path(__file__).resolve().parent.parent / "docs" / "img"
+    chrome.save_screenshot(str(docs / "server-environments.png"))
+    live = live_on_page(chrome, server.url)
+    idle = "b" if live == "a" else "a"
+
+    summary, seen, log = ui_action(chrome, server.url, "deploy", version=v2)
+    assert f"{v2} into colour {idle}" in summary and f"live colour {live}" in summary
+    assert seen[-1][0] == "done", log
+    assert len({n for _, n in seen}) > 2, seen    # the log grew while the page watched it
+    assert "web1" in log and "web2" in log
+    chrome.save_screenshot(str(docs / "server-job.png"))
+    assert {(s, c, v) for s, c, v in served(rig)} == {(200, live, v1)}   # not flipped yet
+
+    summary, seen, log = ui_action(chrome, server.url, "flip", color=idle)
+    assert f"to colour {idle} ({v2})" in summary and seen[-1][0] == "done", log
+    assert served(rig) == {(200, idle, v2)}
+    assert live_on_page(chrome, server.url) == idle
+
+    summary, seen, log = ui_action(chrome, server.url, "rollback")
+    assert f"back to colour {live} ({v1})" in summary and seen[-1][0] == "done", log
+    assert served(rig) == {(200, live, v1)}
+    assert live_on_page(chrome, server.url) == live
+    status, hist, _ = srv[1].get("/history?q=rollback")
+    assert "user:ada via essay server (job" in hist
+
+
+def test_browser_viewer_and_csrf(rig, srv, chrome):
+    from selenium.webdriver.common.by import By
+
+    server, _, _ = srv
+    ui_login(chrome, server.url, "vic")
+    chrome.implicitly_wait(0)
+    assert chrome.find_elements(By.CSS_SELECTOR, "a.action") == []
+    token = chrome.find_element(By.NAME, "csrf_token").get_attribute("value")
+    status = chrome.execute_async_script(
+        "var done = arguments[1]; fetch('/act/flip/run', {method: 'POST', headers: "
+        "{'Content-Type': 'application/x-www-form-urlencoded'}, body: 'env=&color=a&"
+        "csrf_token=' + encodeURIComponent(arguments[0])}).then(r => done(r.status));", token)
+    assert status == 403
+    chrome.implicitly_wait(5)
+    ui_login(chrome, server.url, "ada")
+    chrome.get(server.url + "/act/rollback")
+    chrome.execute_script("document.querySelector('main input[name=csrf_token]').remove()")
+    chrome.find_element(By.ID, "review").click()
+    assert "CSRF" in chrome.page_source and "summary" not in chrome.page_source
