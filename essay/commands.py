@@ -104,7 +104,9 @@ COMMANDS: tuple[Command, ...] = (
              Arg("--parallel", "hosts at once (default: [deploy] parallel)", type=int,
                  metavar="N"),
              MESSAGE, DRY,
-             Arg("--force", "allow deploying into the live colour", flag=True))),
+             Arg("--force", "allow deploying into the live colour", flag=True),
+             Arg("--retry-failed", "only the hosts the last deploy of VERSION failed on "
+                 "(recorded in .essay/last-deploy.json), into the same colour", flag=True))),
     Command("flip", "essay.flip.cli:cli_flip",
             "send traffic to a colour on every lb host (no nginx reload)",
             (Arg("color", "the colour to make live", metavar="COLOR"),

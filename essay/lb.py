@@ -83,14 +83,16 @@ class LbSession:
         return lives.pop() if lives else ""
 
     def end(self, command: str, from_: str, to: str, outcome: str, detail: str,
-            versions: dict | None = None, keep: bool = False):
-        """Record the outcome in the history (and versions in the state); unlock unless
-        ``keep`` (a later round trip of the same command goes on under the lock)."""
+            versions: dict | None = None, keep: bool = False, state: dict | None = None):
+        """Record the outcome in the history (and versions, and any other ``state``
+        key=value, in the state); unlock unless ``keep`` (a later round trip of the same
+        command goes on under the lock)."""
         if not self.held:
             return
         now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        puts = " ".join(q(f"{k}={v}") for c, ver in (versions or {}).items()
-                        for k, v in ((f"version_{c}", ver), (f"deployed_{c}", now)))
+        puts = " ".join([q(f"{k}={v}") for c, ver in (versions or {}).items()
+                         for k, v in ((f"version_{c}", ver), (f"deployed_{c}", now))]
+                        + [q(f"{k}={v}") for k, v in (state or {}).items()])
         lines = [f"es_put {puts}"] if puts else []
         lines.append(f"es_history {q(command)} {q(from_)} {q(to)} {q(outcome)} {q(detail)}")
         script = lb_script(self.cfg, self.op, f"{command}: record and unlock",

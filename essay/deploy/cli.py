@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from essay import hooks as hookmod
 from essay import render, versions
+from essay.deploy import retry
 from essay.deploy.commands import Target, deploy_script
 from essay.errors import EssayError, UsageError
 from essay.lb import LbSession
@@ -42,15 +43,18 @@ def choose_color(cfg, color: str | None, live: str, force: bool) -> str:
 
 def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
            parallel=None, dry_run=False, force=False, message="",
-           session: LbSession | None = None) -> tuple[int, str, str]:
+           session: LbSession | None = None, retry_failed=False) -> tuple[int, str, str]:
     """Deploy; returns (exit status, colour, version). ``session``: an lb session a caller
-    (``es release``) already holds; otherwise this deploy opens and closes its own."""
+    (``es release``) already holds; otherwise this deploy opens and closes its own.
+    ``retry_failed``: only the hosts the last deploy failed on (:mod:`essay.deploy.retry`)."""
     cfg, rep = ctx.cfg, ctx.reporter
     if color:  # refused before any round trip, even the lb's
         check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)
-    targets = pick_hosts(cfg, role, hosts)
+    targets = None if retry_failed else pick_hosts(cfg, role, hosts)
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
+    if retry_failed:
+        color, targets = retry.plan(cfg, resolved, color, hosts)
     project_hooks = hookmod.load(cfg.root)
     own = session is None
     with ctx.executor(dry_run=dry_run, parallel=parallel) as ex:
@@ -81,16 +85,23 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
         detail = f"{len(results) - len(failed)} of {len(results)} hosts ok; failed: " \
             f"{', '.join(r.host for r in failed)}" if failed else \
             f"{len(results)} of {len(results)} hosts ok in {timer.seconds:.1f}s"
+        if retry_failed:
+            detail = f"retry of the failed hosts: {detail}"
+        if not dry_run:
+            missing = retry.save(cfg, resolved, color, results,
+                                 {h: summary.outcome(r) for h, r in results.items()},
+                                 retry_failed)
         if own and not dry_run:
             session.end("deploy", "", color, outcome, f"{resolved}: {detail}",
-                        versions={color: resolved} if not failed else None)
+                        versions=None if missing else {color: resolved},
+                        state={f"incomplete_{color}": " ".join(missing)})
     if dry_run:
         rep.outcome(f"dry run: nothing changed ({len(results)} host(s) shown)")
         return 0, color, resolved
     if failed:
         rep.outcome(f"deploy of {resolved} into {color} failed on "
-                    f"{', '.join(r.host for r in failed)}; the live colour was not touched",
-                    ok=False)
+                    f"{', '.join(r.host for r in failed)}; the live colour was not touched; "
+                    f"`es deploy {resolved} --retry-failed` retries only them", ok=False)
         return 1, color, resolved
     rep.outcome(f"{cfg.name} {resolved} is in colour {color} on {len(results)} host(s) "
                 f"({timer.seconds:.1f}s); `es flip {color}` sends traffic to it")
@@ -120,13 +131,13 @@ def _target(cfg, host, color, version, profile, user, project_hooks) -> Target:
 
 
 def cli_deploy(ctx, version, color=None, profile=None, role="web", hosts=None, parallel=None,
-               dry_run=False, force=False, message=None) -> int:
+               dry_run=False, force=False, message=None, retry_failed=False) -> int:
     if parallel is not None and parallel < 1:
         raise UsageError("--parallel must be at least 1")
     if message:
         check_message(message)
     code, _, _ = deploy(ctx, version, color, profile, role, hosts, parallel, dry_run, force,
-                        message or "")
+                        message or "", retry_failed=retry_failed)
     return code
 
 

@@ -46,6 +46,13 @@ def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> S
         lines.append(f"to={q(color)}")
     lines += [
         'essay_set TO "$to"; essay_data target "$to"; essay_data from "$from"',
+        # a deploy that failed on some hosts left the colour incomplete (essay.deploy.retry)
+        'inc=$(es_get "incomplete_$to")',
+        'if [ -n "$inc" ]; then',
+        '  echo "colour $to is incomplete: the last deploy into it failed on $inc; refusing to'
+        ' flip (es deploy VERSION --retry-failed deploys to them again)"',
+        f'  exit {UNHEALTHY}',
+        'fi',
         'if [ -z "$(es_get "version_$to")" ]; then',
         '  echo "nothing is deployed in colour $to (es deploy VERSION --color $to)"',
         f'  exit {NOTHING_DEPLOYED}', "fi",
