@@ -17,10 +17,10 @@ def read(ctx, lines: int = 50) -> dict[str, list[list[str]]]:
         results = ex.run({h: script for h in _lbs(ctx.cfg)})
     bad = [r for r in results.values() if not r.ok]
     if bad:
-        raise EssayError("; ".join(f"{r.host}: {r.error}" for r in bad))
+        raise EssayError("; ".join(r.message() for r in bad))
     width = len(COLUMNS)
     return {h: [(line.split("\t") + [""] * width)[:width]
-                for line in r.steps[-1].output.splitlines() if line.strip()]
+                for line in r.steps[-1].output.split("\n") if line.strip()]
             for h, r in results.items()}
 
 

@@ -30,7 +30,7 @@ def raise_for(results: dict, what: str):
         raise LockedError("; ".join(f"{r.host}: {what} refused: locked by {r.value('locked')}. "
                                     "Wait, or "
                                     "`es lock break` if that run is gone" for r in locked))
-    raise EssayError("; ".join(f"{r.host}: {r.error}" for r in bad))
+    raise EssayError("; ".join(r.message() for r in bad))
 
 
 class LbSession:
@@ -101,8 +101,8 @@ class LbSession:
         self.held = keep
         bad = [r for r in results.values() if not r.ok]
         for r in bad:
-            self.ctx.reporter.warn(f"{r.host}: could not record the {command} or release "
-                                   f"the lock: {r.error}; see `es lock status`")
+            self.ctx.reporter.warn(r.message(f"could not record the {command} or release "
+                                             f"the lock: {r.reason}; see `es lock status`"))
 
     def release(self, hosts=None):
         """Release the lock without recording anything (a failed begin): on ``hosts``

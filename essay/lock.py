@@ -26,7 +26,7 @@ def _run(ctx, steps, command="lock", message=""):
         results = ex.run({h: script for h in _lbs(ctx.cfg)})
     bad = [r for r in results.values() if not r.ok]
     if bad:
-        raise EssayError("; ".join(f"{r.host}: {r.error}" for r in bad))
+        raise EssayError("; ".join(r.message() for r in bad))
     return op, results
 
 

@@ -10,14 +10,10 @@ import json
 
 from essay import health
 from essay.deploy.cli import pick_hosts
-from essay.deploy.commands import supervisorctl
+from essay.deploy.commands import INSTALLED, supervisorctl
 from essay.remote.script import Script, Step
 from essay.remote.shell import q, qpath
 from essay.state import LbState, Operation, lb_script, report_step
-
-
-_INSTALLED = ("import importlib.metadata as m, sys\n"
-              "try: print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError: pass")
 
 
 def color_step(cfg, color: str) -> Step:
@@ -27,7 +23,7 @@ def color_step(cfg, color: str) -> Step:
     return Step(f"status {color}", "\n".join([
         f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
         f"[ -x {d}/bin/python ] && essay_data installed_{color} \"$({d}/bin/python -c "
-        f"{q(_INSTALLED)} {q(cfg.name)} 2>/dev/null)\"",
+        f"{q(INSTALLED)} {q(cfg.name)} 2>/dev/null)\"",
         f"if {supervisorctl(cfg, color, 'pid')} >/dev/null 2>&1; then",
         f"  essay_data procs_{color} \"$({supervisorctl(cfg, color, 'status')} | "
         "awk '{print $1\"=\"$2}' | tr '\\n' ' ')\"",
@@ -61,17 +57,18 @@ def live_of(lbs: dict) -> tuple[str, tuple[str, int] | None]:
 HEADERS = ["host", "colour", "version", "live", "processes", "ports", "health"]
 
 
-def rows(cfg, results, lbs) -> list[list]:
-    """The status table's rows: per web host and colour (``es status`` and the server)."""
+def rows(cfg, results, lbs, warn=None) -> list[list]:
+    """The status table's rows: per web host and colour (``es status`` and the server).
+    ``warn``: called with a line for what could not be read (a release.json not JSON)."""
     live, canary = live_of(lbs)
     rows = []
     for host, r in results.items():
         if not r.ok:
-            rows.append([host, "-", "-", "", "-", "-", f"unreachable: {r.error}"])
+            rows.append([host, "-", "-", "", "-", "-", "unreachable"])
             continue
         healthy = health.parse(r.data.get("healthy", []))
         for color, ports in cfg.ports.items():
-            rel = json.loads(r.value(f"release_{color}") or "{}")
+            rel = _release(r, color, warn)
             installed, released = r.value(f"installed_{color}") or "", rel.get("version", "")
             version = installed or released or "-"
             if installed and released and installed != released:
@@ -95,15 +92,38 @@ def cli_status(ctx, role="web", hosts=None) -> int:
     cfg, rep = ctx.cfg, ctx.reporter
     results, lbs, lb_failed = collect(ctx, role, hosts)
     live, canary = live_of(lbs)
-    rep.table(HEADERS, rows(cfg, results, lbs))
+    rep.table(HEADERS, rows(cfg, results, lbs, rep.warn))
+    unreadable = [r.message() for r in results.values() if not r.ok]
     for r in lb_failed:
-        rep.warn(f"{r.host}: cannot read the live colour: {r.error}")
+        unreadable.append(r.message(f"cannot read the live colour: {r.reason}"))
     if len({s.live for s in lbs.values()}) > 1:
         rep.warn("the lb hosts disagree on the live colour: " +
                  ", ".join(f"{h}={s.live or 'none'}" for h, s in lbs.items()))
     for h, s in lbs.items():
         if s.lock:
             rep.info(f"{h}: locked by {s.lock}")
-    rep.outcome(f"live colour: {live or 'none yet'}" + (f", canary {canary[0]} at {canary[1]}%"
-                                                          if canary else ""))
+    shown = f"live colour: {live or 'none yet'}" + (f", canary {canary[0]} at {canary[1]}%"
+                                                     if canary else "")
+    for line in unreadable:
+        rep.warn(line)
+    if unreadable:
+        rep.outcome(f"{len(unreadable)} host(s) unreadable, the table is incomplete "
+                    f"({', '.join(u.split(': ', 1)[0] for u in unreadable)}); "
+                    + (shown if lbs else "live colour: unknown"), ok=False)
+        return 1
+    rep.outcome(shown)
     return 0
+
+
+def _release(r, color: str, warn=None) -> dict:
+    """release.json as the host sent it; an unreadable one is named, not a crash."""
+    text = r.value(f"release_{color}") or "{}"
+    try:
+        rel = json.loads(text)
+        if isinstance(rel, dict):
+            return rel
+    except json.JSONDecodeError:
+        pass
+    if warn is not None:
+        warn(f"{r.host}: colour {color}'s release.json is not a JSON object: {text[:80]!r}")
+    return {}

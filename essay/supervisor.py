@@ -55,6 +55,6 @@ def cli_supervisor(ctx, action, program=None, color=None, role="web", hosts=None
                 ctx.reporter.print(f"{h}  {step.name.split()[-1]}  {line}")
     bad = [r for r in results.values() if not r.ok]
     if bad:
-        raise EssayError("; ".join(f"{r.host}: {r.error}" for r in bad))
+        raise EssayError("; ".join(r.message() for r in bad))
     ctx.reporter.outcome(f"supervisor {action} on {len(results)} host(s)")
     return 0

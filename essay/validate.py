@@ -77,11 +77,14 @@ def check_weight(weight: int) -> int:
 
 def check_message(message: str) -> str:
     """Free text (lock messages): any printable text, one line, at most 200 characters.
-    Control characters are refused: a newline or tab would break the lb's line-based
-    files, an escape sequence would reach other people's terminals via ``es history``."""
+    Control characters and line/paragraph separators (U+2028, U+2029) are refused: a
+    line break or tab would break the lb's line-based files, an escape sequence would
+    reach other people's terminals via ``es history``."""
     import unicodedata
 
-    if len(message) > 200 or any(unicodedata.category(ch) == "Cc" for ch in message):
-        raise UsageError("the message must be one line of at most 200 characters, "
-                         "without control characters")
+    bad = [ch for ch in message if unicodedata.category(ch) in ("Cc", "Zl", "Zp")]
+    if len(message) > 200 or bad:
+        found = f"found {ascii(bad[0])}" if bad else f"found {len(message)} characters"
+        raise UsageError(f"--message must be one line of at most 200 characters, without "
+                         f"control characters or line separators ({found})")
     return message

@@ -289,7 +289,7 @@ def test_fresh_host_dry_run_then_one_round_trip_fresh_and_warm_and_parallel_1(ri
                 assert f"### {h}: would run over ssh as `bash -s`:" in p.stdout
                 assert rig.sh(h, f"test -e {prefix}", check=False).returncode == 1
             script = p.stdout.split("### web2")[0]
-            for what in (f"demo=={v1}", "bin/supervisord -c", "release.json", "pip install"):
+            for what in (f"demo==={v1}", "bin/supervisord -c", "release.json", "pip install"):
                 assert what in script, script
             assert "dry run: nothing changed" in p.stderr
 
@@ -509,9 +509,10 @@ def test_unreachable_host(rig, project, good, a_and_b):
     assert serving(rig, "a", ["web1"]) == {good[0]}
     assert colour_state(rig, "a", ["web2"]) == {"web2": a_before["web2"]}  # not in --hosts
     assert colour_state(rig, "b") == b_before
-    p = es(project, "status", "--hosts", f"web1,{ghost}")     # a row saying why
-    assert re.search(rf"^{re.escape(ghost)}\s+-\s+-\s+-\s+-\s+unreachable: "
-                     rf"{re.escape(ghost)}: (cannot connect|timed out)", p.stdout, re.M), p.stdout
+    p = es(project, "status", "--hosts", f"web1,{ghost}", ok=False)   # a row, and why
+    assert re.search(rf"^{re.escape(ghost)}\s+-\s+-\s+-\s+-\s+unreachable$", p.stdout, re.M), \
+        p.stdout
+    assert re.search(rf"warning: {re.escape(ghost)}: (cannot connect|timed out)", p.stderr)
     row(p.stdout, "web1", "a", good[0], LIVE + r"2/2 running")
 
 

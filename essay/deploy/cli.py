@@ -116,8 +116,8 @@ def failure(r) -> str:
     if step is not None and step.name == "health" and step.rc is not None:
         text = f"health failed (exit {step.rc}):\n{step.output.strip()}"
     else:
-        text = r.error or "failed"
-    return text if text.startswith(f"{r.host}: ") else f"{r.host}: {text}"
+        text = None
+    return r.message(text)
 
 
 def _target(cfg, host, color, version, profile, user, project_hooks) -> Target:

@@ -4,11 +4,13 @@ Steps, in order (a failing step stops the host; the other colour is never touche
 
 1. prepare     -- the colour's virtualenv at ``{prefix}/{colour}``, plus etc/ logs/ run/
 2. pre_deploy  -- hooks, in the colour's venv (only if there are any)
-3. install     -- ``NAME==VERSION`` and supervisor from the private index (pip or uv)
+3. install     -- ``NAME===VERSION`` and supervisor from the private index (pip or uv; the
+                  index URL in the environment, never argv); the version checked
 4. configure   -- the rendered ``conf/supervisord.conf.j2`` into etc/supervisord.conf
 5. start       -- the colour's supervisord: started, or its programs restarted
 6. health      -- every process answers 200 on ``127.0.0.1:{port + i}{health_path}``
-7. record      -- release.json in the colour's directory: version, commit, time, who
+7. record      -- release.json in the colour's directory (JSON-encoded): version, commit,
+                  time, who (client user and the SSH user the host saw)
 8. post_deploy -- hooks (only if there are any)
 """
 from __future__ import annotations
@@ -53,19 +55,44 @@ def prepare(cfg, t: Target) -> Step:
                            f"[ -x {d}/bin/python ] || {make}")
 
 
-def install(cfg, t: Target) -> Step:
-    d = qpath(cfg.color_dir(t.color))
-    spec = (f"{cfg.name}=={t.version}", "supervisor")
-    index = ["--index-url", cfg.index_url]
-    if urlsplit(cfg.index_url).scheme == "http":  # plain http: pip wants it trusted
-        flag = "--allow-insecure-host" if cfg.installer == "uv" else "--trusted-host"
-        index += [flag, urlsplit(cfg.index_url).hostname]
+#: Python that prints the installed version of the distribution named in argv[1] (or nothing)
+INSTALLED = ("import importlib.metadata as m, sys\n"
+             "try: print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError: pass")
+
+
+def index_env(cfg) -> list[tuple[str, str]]:
+    """The installer's index settings as environment variables. The URL may hold a
+    password: exported inside the script (which travels on stdin), it is never on a
+    command line (``ps``) and never in a file."""
+    url = urlsplit(cfg.index_url)
     if cfg.installer == "uv":
-        line = f"uv pip install --quiet --python {d}/bin/python {cmd(*index, *spec)}"
+        env = [("UV_DEFAULT_INDEX", cfg.index_url)]
+        if url.scheme == "http":   # plain http: the installer wants it trusted
+            env.append(("UV_INSECURE_HOST", url.hostname))
+    else:
+        env = [("PIP_INDEX_URL", cfg.index_url)]
+        if url.scheme == "http":
+            env.append(("PIP_TRUSTED_HOST", url.hostname))
+    return env
+
+
+def install(cfg, t: Target) -> Step:
+    """``NAME===VERSION`` (exact: ``==`` would also take ``VERSION+label``), then the
+    installed version is checked before anything starts."""
+    d = qpath(cfg.color_dir(t.color))
+    spec = (f"{cfg.name}==={t.version}", "supervisor")
+    if cfg.installer == "uv":
+        line = f"uv pip install --quiet --python {d}/bin/python {cmd(*spec)}"
     else:
         line = (f"{d}/bin/python -m pip install --quiet --disable-pip-version-check "
-                f"{cmd(*index, *spec)}")
-    return Step("install", line)
+                f"{cmd(*spec)}")
+    return Step("install", "\n".join(
+        [f"export {k}={q(v)}" for k, v in index_env(cfg)] + [
+            line,
+            f"got=$({d}/bin/python -c {q(INSTALLED)} {q(cfg.name)})",
+            f"if [ \"$got\" != {q(t.version)} ]; then",
+            f"  echo \"installed {cfg.name} is '$got', not {t.version}: not starting it\"",
+            "  exit 4", "fi"]))
 
 
 def configure(cfg, t: Target) -> Step:
@@ -104,19 +131,34 @@ def check_health(cfg, t: Target) -> Step:
         "  exit 3", "fi"]))
 
 
+#: Python that writes release.json (a JSON encoder: any text in any field stays valid JSON)
+#: and appends it to releases.log; prints the commit. argv: version user color profile
+#: version-module dir. ``ssh_user`` is the account the host saw, whoever the client says.
+RECORD = """\
+import importlib, json, os, pwd, sys, time
+version, user, color, profile, module, d = sys.argv[1:]
+try:
+    commit = str(getattr(importlib.import_module(module), "commit", "") or "")
+except Exception:
+    commit = ""   # no commit to tell is no reason to fail a deploy
+rec = {"version": version, "commit": commit,
+       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "user": user,
+       "ssh_user": pwd.getpwuid(os.getuid()).pw_name, "color": color, "profile": profile}
+line = json.dumps(rec) + "\\n"
+with open(os.path.join(d, "release.json.tmp"), "w") as f:
+    f.write(line)
+os.replace(os.path.join(d, "release.json.tmp"), os.path.join(d, "release.json"))
+with open(os.path.join(d, "releases.log"), "a") as f:
+    f.write(line)
+print(commit)
+"""
+
+
 def record(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
-    commit = (f"$({d}/bin/python -c 'import importlib, sys; "
-              f"m = importlib.import_module(sys.argv[1]); print(getattr(m, \"commit\", \"\"))' "
-              f"{q(module_of(cfg.version_file))} 2>/dev/null)")
     return Step("record", "\n".join([
-        f"commit={commit} || commit=''   # no commit to tell is no reason to fail a deploy",
-        "when=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-        f"printf '{{\"version\": \"%s\", \"commit\": \"%s\", \"time\": \"%s\", \"user\": \"%s\", "
-        f"\"color\": \"%s\", \"profile\": \"%s\"}}\\n' {q(t.version)} \"$commit\" \"$when\" "
-        f"{q(t.user)} {q(t.color)} {q(t.profile)} > {d}/release.json.tmp",
-        f"mv -f {d}/release.json.tmp {d}/release.json",
-        f"cat {d}/release.json >> {d}/releases.log",
+        f"commit=$(cd {d} && {d}/bin/python -c {q(RECORD)} {cmd(t.version, t.user, t.color)} "
+        f"{cmd(t.profile, module_of(cfg.version_file))} {d})",
         'essay_data commit "$commit"']))
 
 

@@ -8,15 +8,26 @@
 * Colour only on a terminal and never when ``NO_COLOR`` is set.
 * Every command ends with one outcome line (:meth:`Reporter.outcome`).
 * Tables and machine-readable results go to stdout.
+* Everything printed is redacted: the password of any ``scheme://user:password@`` URL
+  (an index URL in a dry-run script, an error) becomes ``***``.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
 
 from essay.output.fleet import Event, Fleet
+
+_SECRET_URL = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'\"]*:)[^\s/@'\"]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` URL replaced."""
+    return _SECRET_URL.sub(r"\1***@", str(text))
+
 
 _COLORS = {"ok": "32", "fail": "31", "warn": "33", "dim": "2", "bold": "1"}
 
@@ -37,6 +48,7 @@ class Reporter:
 
     def _write(self, text: str):
         """A line on stderr, above the live view if one is drawn."""
+        text = redact(text)
         with self._lock:
             if self._view is not None:
                 self._view.print(text)
@@ -99,7 +111,7 @@ class Reporter:
     def print(self, text: str = ""):
         """A result on stdout."""
         with self._lock:
-            self.out.write(text + "\n")
+            self.out.write(redact(text) + "\n")
             self.out.flush()
 
     def table(self, headers: list[str], rows: list[list]):

@@ -95,6 +95,16 @@ class HostResult:
         values = self.data.get(key)
         return values[-1] if values else default
 
+    def message(self, text: str | None = None) -> str:
+        """``text`` (default: the error) prefixed with the host exactly once."""
+        text = text if text is not None else (self.error or "failed")
+        return text if text.startswith(f"{self.host}: ") else f"{self.host}: {text}"
+
+    @property
+    def reason(self) -> str:
+        """The error without the host prefix."""
+        return (self.error or "failed").removeprefix(f"{self.host}: ")
+
     @property
     def failed_step(self) -> StepResult | None:
         for s in self.steps:

@@ -1,0 +1,189 @@
+"""Secrets and records on the real rig: an index password never on a command line or in a
+readable file, exact version pins, release.json written by a JSON encoder, ``es status``
+exiting non-zero when a host or an lb cannot be read.
+
+Uses the session's project and rig; each test writes the essay.toml it needs (its own
+prefix and ports, so it never disturbs another file's colours) and puts the rig's back.
+"""
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rig_project import wait_port, free_port
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
+PREFIX = "~/hard"
+PORTS = (8860, 8870)
+PASSWORD = "pw-Secr3t-" + os.urandom(6).hex()
+
+
+def write_toml(project, index_url=None, extra="", web=None):
+    rig = project.rig
+    text = rig.essay_toml("demo", index_url=index_url or project.index_url,
+                          upload_url=f"http://{rig.index_address}:{project.port}/",
+                          extra="\n[ssh]\nconnect_timeout = 5\n" + extra)
+    text = text.replace('prefix = "~/demo"', f'prefix = "{PREFIX}"')
+    text = text.replace("a = 8800\nb = 8810", f"a = {PORTS[0]}\nb = {PORTS[1]}")
+    text = text.replace('health_path = "/health"\n', 'health_path = "/health"\nhealth_timeout = 20\n')
+    if web is not None:
+        text = re.sub(r"^web = .*$", "web = " + json.dumps(web), text, flags=re.M)
+    (project.path / "essay.toml").write_text(text)
+
+
+@contextlib.contextmanager
+def configured(project, **kw):
+    write_toml(project, **kw)
+    try:
+        yield
+    finally:
+        project.write_config()
+
+
+@pytest.fixture(scope="module")
+def version(project):
+    write_toml(project)
+    try:
+        return project.build()
+    finally:
+        project.write_config()
+
+
+@pytest.fixture(scope="module")
+def locked_index(rig, project, tmp_path_factory):
+    """A second pypiserver over the project's packages that wants a password for
+    everything (downloads and listings too); yields its URL with the password in it."""
+    from passlib.apache import HtpasswdFile
+
+    d = tmp_path_factory.mktemp("locked")
+    ht = HtpasswdFile(str(d / "htpasswd"), new=True, default_scheme="sha256_crypt")
+    ht.set_password("essay", PASSWORD)
+    ht.save()
+    port = free_port()
+    log = open(d / "log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pypiserver", "run", "--host", rig.index_address, "--port",
+         str(port), "--passwords", str(d / "htpasswd"), "--authenticate", "download,list,update",
+         "--disable-fallback", str(project.path / ".essay" / "packages")],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_port(rig.index_address, port)
+        yield f"http://essay:{PASSWORD}@{rig.index_address}:{port}/simple/"
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def shutdown(rig):
+    for h in rig.web:
+        for c in "ab":
+            rig.sh(h, f"d={PREFIX}/{c}; [ -x $d/bin/supervisorctl ] && $d/bin/supervisorctl "
+                      f"-c $d/etc/supervisord.conf shutdown; rm -rf {PREFIX}", check=False)
+
+
+class CmdlineSampler(threading.Thread):
+    """Reads every process's command line (/proc/*/cmdline: the rig's hosts share this
+    machine's process table) as often as it can until stopped."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop, self.samples, self.leaks, self.pips = threading.Event(), 0, [], 0
+
+    def run(self):
+        while not self.stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                except OSError:
+                    continue
+                if PASSWORD.encode() in argv:
+                    self.leaks.append(argv.decode("utf-8", "replace"))
+                if b"pip install" in argv:
+                    self.pips += 1
+            self.samples += 1
+
+
+def test_index_password_never_in_argv_output_or_a_readable_file(rig, project, version,
+                                                                 locked_index):
+    try:
+        with configured(project, index_url=locked_index):
+            dry = project.es("deploy", version, "--color", "a", "--dry-run")
+            assert dry.returncode == 0, dry.stderr
+            assert PASSWORD not in dry.stdout + dry.stderr
+            assert re.search(r"PIP_INDEX_URL='?http://essay:\*\*\*@", dry.stdout), dry.stdout
+            assert project.es("config").stdout.count(PASSWORD) == 0
+
+            sampler = CmdlineSampler()
+            sampler.start()
+            try:
+                p = project.es("deploy", version, "--color", "a")
+            finally:
+                sampler.stop.set()
+                sampler.join()
+            assert p.returncode == 0, p.stdout + p.stderr
+            assert PASSWORD not in p.stdout + p.stderr
+            assert sampler.pips > 0, "the sampler never saw pip run: it proves nothing"
+            assert sampler.leaks == [], sampler.leaks
+            for h in (*rig.web, rig.lb):
+                found = rig.sh(h, f"find ~ /tmp -xdev -user \"$USER\" -type f -print0 2>/dev/null "
+                                  f"| xargs -0r grep -lsF -- {PASSWORD}; true").stdout
+                assert found.strip() == "", f"{h}: files holding the password: {found}"
+            for h in rig.web:
+                rel = json.loads(rig.sh(h, f"cat {PREFIX}/a/release.json").stdout)
+                assert rel["version"] == version and rel["ssh_user"] == rig.user(h)
+    finally:
+        shutdown(rig)
+
+
+def test_exact_pin_and_a_json_record_whatever_the_user_is_called(rig, project, version):
+    """V+label on the index does not replace V; LOGNAME with quotes still writes JSON."""
+    labelled = project.build("--version", f"{version}+zz")
+    assert labelled == f"{version}+zz"
+    weird = 'mallory"\\ \u2028x'
+    try:
+        with configured(project):
+            p = project.es("deploy", version, "--color", "b",
+                           env=project.env(LOGNAME=weird, USER=weird))
+            assert p.returncode == 0, p.stdout + p.stderr
+            for h in rig.web:
+                status, body = rig.http_get(h, PORTS[1], "/health")
+                assert json.loads(body)["version"] == version
+                rel = json.loads(rig.sh(h, f"cat {PREFIX}/b/release.json").stdout)
+                assert rel["version"] == version and rel["user"].startswith(weird + "@")
+                assert rel["ssh_user"] == rig.user(h)
+            s = project.es("status")
+            assert s.returncode == 0, s.stdout + s.stderr
+            assert re.search(rf"^web1\s+b\s+{re.escape(version)}\s", s.stdout, re.M), s.stdout
+    finally:
+        shutdown(rig)
+
+
+def test_status_fails_when_a_host_or_the_lb_cannot_be_read(rig, project, version):
+    ghost = f"{rig.subnet}.99"
+    with configured(project, web=[*rig.web, ghost]):
+        p = project.es("status")
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert re.search(rf"^{re.escape(ghost)}\s+-\s+-\s+-\s+-\s+unreachable$", p.stdout, re.M), p.stdout
+        assert f"{ghost}: {ghost}" not in p.stderr
+        assert re.search(rf"warning: {re.escape(ghost)}: (cannot connect|timed out)", p.stderr)
+        assert "1 host(s) unreadable" in p.stderr and "es: failed:" in p.stderr
+    toml = rig.essay_toml("demo", index_url=project.index_url).replace(
+        f'lb = ["{rig.lb}"]', f'lb = ["{ghost}"]')
+    (project.path / "essay.toml").write_text(toml + "\n[ssh]\nconnect_timeout = 3\n")
+    try:
+        p = project.es("status")
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert f"{ghost}: cannot read the live colour:" in p.stderr
+        assert f"{ghost}: {ghost}" not in p.stderr
+        assert "live colour: unknown" in p.stderr
+    finally:
+        project.write_config()
