@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from essay.config import STATE_DIR
-from essay.errors import EssayError
+from essay.errors import EssayError, UsageError
 
 USER = "essay"
 #: What every host needs besides the project itself.
@@ -95,6 +95,10 @@ def pypirc_repository(upload_url: str) -> str | None:
 def serve_argv(cfg, host: str | None = None, port: int | None = None,
                root: str | None = None) -> list[str]:
     """pypiserver's own command line for this project's index (no secret on it)."""
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"--port {port} is out of range: expected a port from 1 to 65535")
+    if host is not None and not host.strip():
+        raise UsageError("--host is empty: expected an address to listen on, e.g. 0.0.0.0")
     url = urlsplit(cfg.index_url)
     root_dir = Path(root) if root else cfg.packages_dir
     root_dir.mkdir(parents=True, exist_ok=True)

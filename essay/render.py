@@ -73,5 +73,12 @@ def nginx_context(cfg) -> dict:
     }
 
 
+#: The first line of every site file essay renders: an existing file at [nginx] site that
+#: does not start with it (or, from earlier versions, LEGACY_SITE_MARK) is never overwritten.
+SITE_MARK = "# essay: site file"
+LEGACY_SITE_MARK = "# nginx site for "
+
+
 def nginx_conf(cfg) -> str:
-    return render(cfg, "nginx.conf.j2", nginx_context(cfg))
+    return (f"{SITE_MARK} for {cfg.name}; essay overwrites [nginx] site only when it starts "
+            "with this line\n" + render(cfg, "nginx.conf.j2", nginx_context(cfg)))

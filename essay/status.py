@@ -36,7 +36,7 @@ def color_step(cfg, color: str) -> Step:
 def collect(ctx, role="web", hosts=None, web=True):
     """(web host results, {lb: LbState}, failed lb results); ``web=False``: the lbs only."""
     cfg = ctx.cfg
-    targets = pick_hosts(cfg, role, hosts) if web else []
+    targets = pick_hosts(cfg, role, hosts, ctx.reporter) if web else []
     script = Script("status", tuple(color_step(cfg, c) for c in cfg.colors))
     lb = lb_script(cfg, Operation("status"), "status", [report_step()], lock=False)
     lbs = cfg.hosts("lb")

@@ -38,13 +38,13 @@ def cli_supervisor(ctx, action, program=None, color=None, role="web", hosts=None
     cfg = ctx.cfg
     if program and not _PROGRAM.match(program):
         raise UsageError(f"{program!r} is not a supervisor program name (e.g. web-0)")
-    if color:
+    if color is not None:
         check_color(color, list(cfg.colors))
     elif action != "status":
         raise UsageError(f"es supervisor {action} needs --color (one of "
                          f"{', '.join(cfg.colors)}), so the live colour is never hit by accident")
     colors = [color] if color else list(cfg.colors)
-    targets = pick_hosts(cfg, role, hosts)
+    targets = pick_hosts(cfg, role, hosts, ctx.reporter)
     script = Script(f"supervisor {action}",
                     tuple(action_step(cfg, action, c, program) for c in colors))
     with ctx.executor() as ex:

@@ -26,7 +26,7 @@ def find(start: Path | None = None) -> Path | None:
 def load(start: Path | None = None, path: Path | None = None, env: str | None = None) -> Config:
     """Find, parse and validate essay.toml, with environment ``env`` (None: ``$ESSAY_ENV``,
     else ``default_env``) merged in (:mod:`essay.config.envs`)."""
-    path = path or find(start)
+    given, path = path is not None, path or find(start)
     if path is None:
         raise ConfigError(f"no {FILENAME} in {start or Path.cwd()} or any parent directory; "
                           "run `es init` in your project, or `es create NAME` for a new one")
@@ -34,6 +34,12 @@ def load(start: Path | None = None, path: Path | None = None, env: str | None = 
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{'-c/--config ' if given else ''}{path}: cannot read it "
+                          f"({e.strerror or e}); expected an existing, readable {FILENAME}") \
+            from None
     from essay.config import envs
     from essay.config.schema import from_dict
 

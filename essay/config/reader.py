@@ -2,6 +2,7 @@
 found and what was expected."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
@@ -32,9 +33,9 @@ class Reader:
             found = redact_url(found)   # the found value may be a URL with a password
         raise ConfigError(f"{self.path}: {where} is {found!r}, expected {expected}")
 
-    def positive(self, key, default, expected="seconds, a number > 0", zero_ok=False):
+    def positive(self, key, default, expected="seconds, a finite number > 0", zero_ok=False):
         value = self.get(key, float, default, expected)
-        if value < 0 or (value == 0 and not zero_ok):
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
             self.fail(key, value, expected)
         return value
 
@@ -64,13 +65,43 @@ def upload_url_for(index_url: str) -> str:
 
 def check_url(reader: Reader, key: str, url: str, example: str):
     """An http(s) URL with a host and, if any, a valid port."""
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         parts.port
     except ValueError:
         reader.fail(key, url, f"an http(s) URL with a port from 1 to 65535, such as {example}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         reader.fail(key, url, f"an http(s) URL such as {example}")
+
+
+def check_remote_path(reader: Reader, key: str, value: str, example: str) -> str:
+    """A path on the hosts: absolute, or under the remote user's home (``~/...``); no
+    whitespace or control characters, not ``/`` itself."""
+    expected = f'an absolute path or one starting with "~/", without spaces, such as "{example}"'
+    if (not value or value.strip("/") == "" or any(c.isspace() or ord(c) < 32 or ord(c) == 127
+                                                    for c in value)
+            or not (value.startswith("/") or value.startswith("~/"))):
+        reader.fail(key, value, expected)
+    return value
+
+
+_SERVER_NAME = re.compile(r"[^\s;{}\"'#\\$]+( [^\s;{}\"'#\\$]+)*")
+_HTTP_PATH = re.compile(r"/[A-Za-z0-9._~!&()*+,=:@%/?-]*")
+
+
+def check_server_name(reader: Reader, value: str) -> str:
+    """nginx server_name: names separated by single spaces; nothing nginx would parse."""
+    if not _SERVER_NAME.fullmatch(value):
+        reader.fail("server_name", value, 'nginx server names separated by spaces, without '
+                    "';', quotes, braces, '#', '$' or line breaks, such as \"example.com\"")
+    return value
+
+
+def check_http_path(reader: Reader, key: str, value: str) -> str:
+    if not _HTTP_PATH.fullmatch(value):
+        reader.fail(key, value, 'a URL path starting with "/", of letters, digits and '
+                    "-._~!&()*+,=:@%/? only (no ';', '$', quotes or spaces), such as \"/health\"")
+    return value
 
 
 def check_version_file(reader: Reader, value: str):
@@ -90,7 +121,11 @@ def table_keys(data: dict, table: str) -> set:
 def redact_url(url: str) -> str:
     """``url`` with the password of its user info (if any) replaced by ``***``; the host
     and port are kept exactly as written (IPv6 brackets too)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:   # not a URL urllib can split: redact whatever looks like one
+        from essay.output import redact
+        return redact(url)
     userinfo, at, hostport = parts.netloc.rpartition("@")
     if not at or ":" not in userinfo:
         return url

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from essay.config.loader import STATE_DIR
-from essay.config.reader import (ConfigError, Reader, check_url, check_version_file,
+from essay.config.reader import (ConfigError, Reader, check_http_path, check_remote_path,
+                                 check_server_name, check_url, check_version_file,
                                  table_keys, upload_url_for)
 from essay.errors import EssayError
 from essay.validate import check_color, check_host, check_name
@@ -118,8 +119,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
     if not 1 <= processes <= 64:
         deploy.fail("processes", processes, "a whole number from 1 to 64")
     health_path = deploy.get("health_path", str, "/health", 'a path such as "/health"')
-    if not health_path.startswith("/"):
-        deploy.fail("health_path", health_path, 'a path starting with "/", such as "/health"')
+    check_http_path(deploy, "health_path", health_path)
     installer = deploy.get("installer", str, "pip", '"pip" or "uv"')
     if installer not in ("pip", "uv"):
         deploy.fail("installer", installer, '"pip" or "uv"')
@@ -149,12 +149,14 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
 
     nginx = Reader(path, data, "nginx", {"site", "test", "reload", "listen", "server_name",
                                           "state_dir", "client_max_body_size"})
-    site = nginx.get("site", str, f"/etc/nginx/conf.d/{name}.conf", "a file path")
+    site = check_remote_path(nginx, "site", nginx.get(
+        "site", str, f"/etc/nginx/conf.d/{name}.conf", "a file path"), "/etc/nginx/conf.d/x.conf")
     listen = nginx.get("listen", int, 80, "a port number")
     if not 1 <= listen <= 65535:
         nginx.fail("listen", listen, "a port number from 1 to 65535")
-    state_dir = nginx.get("state_dir", str, re.sub(r"\.conf$", "", site) + ".essay",
-                          "a directory path")
+    state_dir = check_remote_path(nginx, "state_dir", nginx.get(
+        "state_dir", str, re.sub(r"\.conf$", "", site) + ".essay", "a directory path"),
+        "/var/lib/essay/demo")
     body = nginx.get("client_max_body_size", str, "10m", 'an nginx size such as "10m"')
     if not re.fullmatch(r"[0-9]{1,9}[kKmMgG]?", body):
         nginx.fail("client_max_body_size", body, 'an nginx size: digits with an optional '
@@ -168,7 +170,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         root=root, path=path, name=name, package=package,
         index_url=url, upload_url=upload, index_embedded="index" not in data,
         packages_dir=packages_dir, roles=roles,
-        prefix=deploy.get("prefix", str, f"~/{name}", "a directory path"),
+        prefix=check_remote_path(deploy, "prefix", deploy.get("prefix", str, f"~/{name}",
+                                                              "a directory path"), "~/demo"),
         python=deploy.get("python", str, "python3", "a python executable"),
         processes=processes, health_path=health_path,
         health_timeout=deploy.positive("health_timeout", 30.0),
@@ -181,7 +184,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         nginx_test=nginx.get("test", str, "sudo nginx -t", "a shell command"),
         nginx_reload=nginx.get("reload", str, "sudo nginx -s reload", "a shell command"),
         nginx_listen=listen,
-        nginx_server_name=nginx.get("server_name", str, "_", "a server name"),
+        nginx_server_name=check_server_name(nginx, nginx.get("server_name", str, "_",
+                                                             "a server name")),
         nginx_state_dir=state_dir,
         nginx_client_max_body_size=body,
         drain_timeout=deploy.positive("drain_timeout", 30.0),

@@ -16,9 +16,18 @@ from essay.remote import summary
 from essay.validate import check_color, check_host, check_message, check_profile
 
 
-def pick_hosts(cfg, role: str, hosts: str | None) -> list[str]:
-    if hosts:
+def pick_hosts(cfg, role: str, hosts: str | None, reporter=None) -> list[str]:
+    """The hosts a command works on: ``--hosts`` (each checked; those in no ``[roles]``
+    role named in a warning), else the role's."""
+    if hosts is not None:
         chosen = [check_host(h.strip()) for h in hosts.split(",") if h.strip()]
+        known = {h for hs in cfg.roles.values() for h in hs}
+        strangers = [h for h in chosen if h not in known]
+        if strangers and reporter is not None:
+            reporter.warn(f"--hosts names {', '.join(strangers)}, in no role of essay.toml "
+                          f"[roles]; going ahead")
+        if not chosen:
+            raise UsageError(f"--hosts {hosts!r} names no host: expected host[,host...]")
     else:
         if role not in cfg.roles:
             raise UsageError(f"no role {role!r} in essay.toml [roles]; roles: "
@@ -30,7 +39,7 @@ def pick_hosts(cfg, role: str, hosts: str | None) -> list[str]:
 
 
 def choose_color(cfg, color: str | None, live: str, force: bool) -> str:
-    if color:
+    if color is not None:
         check_color(color, list(cfg.colors))
     else:
         color = next((c for c in cfg.colors if c != live), cfg.first_color()) if live \
@@ -48,10 +57,10 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     (``es release``) already holds; otherwise this deploy opens and closes its own.
     ``retry_failed``: only the hosts the last deploy failed on (:mod:`essay.deploy.retry`)."""
     cfg, rep = ctx.cfg, ctx.reporter
-    if color:  # refused before any round trip, even the lb's
+    if color is not None:  # refused before any round trip, even the lb's
         check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)
-    targets = None if retry_failed else pick_hosts(cfg, role, hosts)
+    targets = None if retry_failed else pick_hosts(cfg, role, hosts, rep)
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
     if retry_failed:
         color, targets = retry.plan(cfg, resolved, color, hosts)

@@ -23,10 +23,11 @@ from essay import health
 from essay.remote import hosts as hostmod
 from essay.remote.script import Step
 from essay.remote.shell import HOME_TOKEN, q, qpath
+from essay.render import LEGACY_SITE_MARK, SITE_MARK
 from essay.state import lb_script
 
 NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NGINX_TEST, RELOAD, NO_CANARY = 4, 5, 3, 6, 7, 8
-NOT_FOLLOWED = 9
+NOT_FOLLOWED, NOT_OURS = 9, 10
 
 
 def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> Step:
@@ -91,8 +92,19 @@ def site_step(cfg, content: str) -> Step:
 
     site = qpath(cfg.nginx_site)
     b64 = q(base64.b64encode(content.encode()).decode())
+    not_ours = (f"[nginx] site {cfg.nginx_site} exists and essay did not write it (its first "
+                f"line is not {SITE_MARK!r}...): not overwriting it; point [nginx] site at a "
+                "file of its own")
     return Step("site", "\n".join([
-        f"site={site}; essay_dir \"$site\"; mkdir -p -- \"$__dir\"",
+        f"site={site}",
+        # essay overwrites only its own rendered site: a file whose first line is its mark
+        'if [ -e "$site" ] || [ -L "$site" ]; then',
+        '  first=$(head -n 1 -- "$site" 2>/dev/null) || first=""',
+        f'  case "$first" in {q(SITE_MARK)}*|{q(LEGACY_SITE_MARK)}*) ;;',
+        f"    *) echo {q(not_ours)}; exit {NOT_OURS};;",
+        "  esac",
+        "fi",
+        'essay_dir "$site"; mkdir -p -- "$__dir"',
         f'essay_render {b64} > "$site.essay-new"',
         'if cmp -s "$site.essay-new" "$site"; then',
         '  rm -f "$site.essay-new"; echo "site config unchanged"',
@@ -101,7 +113,10 @@ def site_step(cfg, content: str) -> Step:
         '  mv -f "$site.essay-new" "$site"',
         f"  if ! ( {cfg.nginx_test} ) 2>&1; then",
         '    if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; else rm -f "$site"; fi',
-        '    echo "nginx config test failed: the previous site config is back, nginx untouched"',
+        "    echo " + q(f"nginx config test failed ([nginx] test = {cfg.nginx_test!r}): the "
+                       "previous site config is back, nginx untouched; if that command cannot "
+                       "run on this host (sudo wanting a password?), change [nginx] test in "
+                       "essay.toml"),
         f"    exit {NGINX_TEST}",
         "  fi",
         '  essay_set RELOAD 1; echo "site config changed: nginx will reload"',
@@ -120,7 +135,9 @@ def reload_step(cfg) -> Step:
         f"    site={site}",
         '    if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; else rm -f "$site"; fi',
         '    [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE"',
-        '    echo "nginx reload failed: site config and live colour put back"',
+        "    echo " + q(f"nginx reload failed ([nginx] reload = {cfg.nginx_reload!r}): site "
+                       "config and live colour put back; if that command cannot run on this "
+                       "host, change [nginx] reload in essay.toml"),
         f"    exit {RELOAD}",
         "  fi",
         '  essay_data reloaded 1',
@@ -157,7 +174,8 @@ _WHY = {NO_PREVIOUS: "refused: no previous colour",
         NOTHING_DEPLOYED: "refused: nothing deployed there",
         UNHEALTHY: "refused: not healthy", NGINX_TEST: "refused: nginx config test failed",
         RELOAD: "nginx reload failed", NO_CANARY: "refused: no canary possible",
-        NOT_FOLLOWED: "nginx did not follow the marker; put back"}
+        NOT_FOLLOWED: "nginx did not follow the marker; put back",
+        NOT_OURS: "refused: [nginx] site is not essay's file"}
 
 
 def flip_script(cfg, op, command: str, site: str, color: str | None = None,

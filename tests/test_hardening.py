@@ -24,7 +24,7 @@ PORTS = (8860, 8870)
 PASSWORD = "pw-Secr3t-" + os.urandom(6).hex()
 
 
-def write_toml(project, index_url=None, extra="", web=None):
+def write_toml(project, index_url=None, extra="", web=None, site=None):
     rig = project.rig
     text = rig.essay_toml("demo", index_url=index_url or project.index_url,
                           upload_url=f"http://{rig.index_address}:{project.port}/",
@@ -32,6 +32,9 @@ def write_toml(project, index_url=None, extra="", web=None):
     text = text.replace('prefix = "~/demo"', f'prefix = "{PREFIX}"')
     text = text.replace("a = 8800\nb = 8810", f"a = {PORTS[0]}\nb = {PORTS[1]}")
     text = text.replace('health_path = "/health"\n', 'health_path = "/health"\nhealth_timeout = 20\n')
+    # its own lb state: the versions recorded here never confuse another file's flips
+    text = re.sub(r"^site = .*$", lambda m: (f"site = {json.dumps(site)}" if site else m[0])
+                  + '\nstate_dir = "~/hard-state"', text, flags=re.M)
     if web is not None:
         text = re.sub(r"^web = .*$", "web = " + json.dumps(web), text, flags=re.M)
     (project.path / "essay.toml").write_text(text)
@@ -82,6 +85,7 @@ def locked_index(rig, project, tmp_path_factory):
 
 
 def shutdown(rig):
+    rig.sh(rig.lb, "rm -rf ~/hard-state", check=False)
     for h in rig.web:
         for c in "ab":
             rig.sh(h, f"d={PREFIX}/{c}; [ -x $d/bin/supervisorctl ] && $d/bin/supervisorctl "
@@ -163,7 +167,18 @@ def test_exact_pin_and_a_json_record_whatever_the_user_is_called(rig, project, v
             s = project.es("status")
             assert s.returncode == 0, s.stdout + s.stderr
             assert re.search(rf"^web1\s+b\s+{re.escape(version)}\s", s.stdout, re.M), s.stdout
+        # [nginx] site at a file essay did not write: never overwritten
+        victim = "ssh-ed25519 AAAA... someone@somewhere\n"
+        rig.sh(rig.lb, "mkdir -p ~/.hard-ssh && cat > ~/.hard-ssh/authorized_keys", input=victim)
+        with configured(project, site="~/.hard-ssh/authorized_keys"):
+            p = project.es("flip", "b")
+            assert p.returncode != 0, p.stdout + p.stderr
+            assert "[nginx] site ~/.hard-ssh/authorized_keys exists and essay did not write it" \
+                in p.stderr, p.stderr
+            assert rig.sh(rig.lb, "cat ~/.hard-ssh/authorized_keys").stdout == victim
+            assert rig.sh(rig.lb, "ls -A ~/.hard-ssh").stdout.split() == ["authorized_keys"]
     finally:
+        rig.sh(rig.lb, "rm -rf ~/.hard-ssh", check=False)
         shutdown(rig)
 
 

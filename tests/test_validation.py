@@ -1,0 +1,137 @@
+"""Bad input is refused before anything remote: one table of cases (issue 10, section 3).
+
+Each case runs the real ``es`` in a project whose hosts and index all point at one TCP
+listener this test owns; the listener counts connections, so "nothing remote" is measured,
+not assumed. Every case must exit non-zero with one ``es:`` line naming the key or flag,
+what was found and what was expected, and no traceback.
+"""
+import json
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+
+class Listener:
+    """A TCP port that accepts and counts connections (and closes them)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def listener():
+    lis = Listener()
+    yield lis
+    lis.sock.close()
+
+
+def toml(port, deploy="", nginx="", index=None, ssh="connect_timeout = 2"):
+    host = f"127.0.0.1:{port}"
+    url = index or f"http://127.0.0.1:{port}/simple/"
+    return f"""\
+[project]
+name = "demo"
+[index]
+url = {json.dumps(url)}
+[roles]
+web = ["{host}"]
+lb = ["{host}"]
+[deploy]
+{deploy}
+[nginx]
+{nginx or 'site = "~/nginx/demo.conf"'}
+[ssh]
+{ssh}
+"""
+
+
+# (id, essay.toml changes, es arguments, what the one line must contain)
+CASES = [
+    ("health_timeout nan", {"deploy": "health_timeout = nan"}, ["status"],
+     ["[deploy] health_timeout is nan", "finite"]),
+    ("health_timeout inf", {"deploy": "health_timeout = inf"}, ["status"],
+     ["[deploy] health_timeout is inf", "finite"]),
+    ("connect_timeout nan", {"ssh": "connect_timeout = nan"}, ["status"],
+     ["[ssh] connect_timeout is nan", "finite"]),
+    ("url bad IPv6", {"index": "http://[::1/simple/"}, ["status"],
+     ["[index] url is 'http://[::1/simple/'", "expected an http(s) URL"]),
+    ("prefix empty", {"deploy": 'prefix = ""'}, ["status"], ["[deploy] prefix is ''", "absolute"]),
+    ("prefix ~user", {"deploy": 'prefix = "~bob/demo"'}, ["status"],
+     ["[deploy] prefix is '~bob/demo'", 'starting with "~/"']),
+    ("prefix relative", {"deploy": 'prefix = "demo"'}, ["status"], ["[deploy] prefix is 'demo'"]),
+    ("prefix whitespace", {"deploy": 'prefix = "~/my demo"'}, ["status"],
+     ["[deploy] prefix is '~/my demo'", "without spaces"]),
+    ("prefix root", {"deploy": 'prefix = "/"'}, ["status"], ["[deploy] prefix is '/'"]),
+    ("state_dir empty", {"nginx": 'state_dir = ""'}, ["status"], ["[nginx] state_dir is ''"]),
+    ("site relative", {"nginx": 'site = "demo.conf"'}, ["status"],
+     ["[nginx] site is 'demo.conf'", "absolute"]),
+    ("server_name newline", {"nginx": 'server_name = "a\\nb"'}, ["status"],
+     ["[nginx] server_name is 'a\\nb'", "nginx server names"]),
+    ("server_name semicolon", {"nginx": 'server_name = "a; return 200"'}, ["status"],
+     ["[nginx] server_name is 'a; return 200'"]),
+    ("health_path newline", {"deploy": 'health_path = "/h\\nx"'}, ["status"],
+     ["[deploy] health_path is '/h\\nx'", "a URL path"]),
+    ("health_path semicolon", {"deploy": 'health_path = "/h;x"'}, ["status"],
+     ["[deploy] health_path is '/h;x'"]),
+    ("--color empty", {}, ["deploy", "1.0", "--color", ""], ["'' is not a valid colour"]),
+    ("--hosts empty", {}, ["status", "--hosts", ","], ["--hosts ',' names no host"]),
+    ("pypi serve port", {}, ["pypi", "serve", "--port", "99999"],
+     ["--port 99999 is out of range", "1 to 65535"]),
+    ("missing config", {}, ["-c", "/nonexistent/essay.toml", "status"],
+     ["-c/--config /nonexistent/essay.toml: cannot read it", "No such file"]),
+    ("bad message", {}, ["flip", "b", "--message", "x\u2028y"],
+     ["--message must be one line", "\\u2028"]),
+]
+
+
+@pytest.mark.parametrize("changes, args, expected", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_nothing_remote(tmp_path, listener, changes, args, expected):
+    (tmp_path / "essay.toml").write_text(toml(listener.port, **changes))
+    before = listener.count
+    p = subprocess.run([sys.executable, "-m", "essay", *args], cwd=tmp_path, text=True,
+                       capture_output=True, timeout=60, env={"PATH": "/usr/bin:/bin",
+                                                              "HOME": str(tmp_path),
+                                                              "NO_COLOR": "1"})
+    assert p.returncode != 0, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.startswith("es:")]
+    assert len(lines) == 1, p.stderr
+    for part in expected:
+        assert part in lines[0], lines[0]
+    assert listener.count == before, f"{listener.count - before} connection(s) were opened"
+
+
+def test_hosts_outside_the_roles_are_named(tmp_path, listener):
+    """--hosts naming a host in no role: a warning naming it (the command goes ahead)."""
+    (tmp_path / "essay.toml").write_text(toml(listener.port))
+    p = subprocess.run([sys.executable, "-m", "essay", "status", "--hosts",
+                        f"127.0.0.1:{listener.port},stranger.invalid"], cwd=tmp_path,
+                       text=True, capture_output=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1"})
+    assert "warning: --hosts names stranger.invalid, in no role" in p.stderr, p.stderr
+
+
+def test_the_rendered_site_starts_with_essays_mark(tmp_path):
+    from essay.config import from_dict
+    from essay.render import SITE_MARK, nginx_conf
+
+    cfg = from_dict({"project": {"name": "demo"}}, None, root=tmp_path)
+    assert nginx_conf(cfg).startswith(f"{SITE_MARK} for demo;")
