@@ -20,6 +20,7 @@ setup(
     packages=find_packages(include=["essay", "essay.*"]) + ["essay.templates"],
     package_dir={"essay.templates": "templates"},
     include_package_data=True,
+    package_data={"essay": ["*/*.sh"]},   # shell run on hosts (shellcheck reads it there)
     install_requires=[
         "fabric>=3.2",
         "invoke>=2.2",

@@ -62,6 +62,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("init", "essay.create:cli_init",
             "add essay.toml, fabfile.py and conf/ templates to an existing project",
             (Arg("--no-input", "use defaults, ask nothing", flag=True),), needs_config=False),
+    Command("doctor", "essay.doctor.cli:cli_doctor",
+            "check essay.toml, the project and every host; say what is wrong and how to fix it",
+            needs_config=False,
+            description="Check essay.toml, the project (buildable, conf/*.j2) and every host "
+                        "(reachable, known host key; web: python3 + venv, the index reachable "
+                        "from the host; lb: [nginx] test and reload runnable, the state "
+                        "directory readable by nginx's workers). One round trip per host. "
+                        "Exits 0 only when every check passed."),
     Command("config", "essay.context:cli_config",
             "print the resolved configuration (secrets redacted)",
             (Arg("--json", "print JSON instead of TOML", flag=True, key="as_json"),)),
