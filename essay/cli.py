@@ -9,6 +9,7 @@ argparse does both natively, prints usage on bad flags, and costs nothing at sta
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from essay import __version__
@@ -18,7 +19,17 @@ from essay.errors import EssayError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        """One line saying what was wrong, then the usage; exit 2."""
+        """One line saying what was wrong (a mistyped command: the nearest one), then the
+        usage; exit 2."""
+        import difflib
+        import re
+
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2))
+            near = difflib.get_close_matches(m.group(1), choices, n=1)
+            if near:
+                message += f"; did you mean `{self.prog} {near[0]}`?"
         sys.stderr.write(f"es: error: {message}\n")
         self.print_usage(sys.stderr)
         sys.exit(2)
@@ -58,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description=cmd.description or cmd.help)
         for arg in cmd.args:
             _add(p, arg)
-        p.set_defaults(_command=cmd)
+        p.set_defaults(_command=cmd, _parser=p)
         parsers[cmd.name] = p
     return top
 
@@ -76,7 +87,8 @@ def _add(p: argparse.ArgumentParser, arg):
         p.add_argument(arg.name, metavar=arg.metavar or arg.name.upper(), type=arg.type,
                        choices=arg.choices, **kw)
         return
-    p.add_argument(arg.name, dest=arg.dest, default=arg.default, type=arg.type,
+    names = (arg.name, "--colour") if arg.name == "--color" else (arg.name,)  # essay says colour
+    p.add_argument(*names, dest=arg.dest, default=arg.default, type=arg.type,
                    metavar=arg.metavar, choices=arg.choices, **kw)
 
 
@@ -100,20 +112,33 @@ def run(cmd: Command, options: dict, quiet: bool = False, config_path=None,
     except EssayError as e:
         ctx.reporter.outcome(str(e), ok=False)
         return e.exit_code
-    except KeyboardInterrupt:
-        ctx.reporter.outcome("interrupted", ok=False)
+    except KeyboardInterrupt as e:   # a command may say what the interruption left
+        ctx.reporter.outcome(str(e) or "interrupted", ok=False)
         return 130
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns, extra = parser.parse_known_args(argv)
+    if extra:   # a bad flag: the subcommand's usage, not the top level's
+        import difflib
+
+        sub = getattr(ns, "_parser", parser)
+        flags = [o for a in sub._actions for o in a.option_strings]
+        near = difflib.get_close_matches(extra[0].split("=")[0], flags, n=1)
+        sub.error(f"unrecognized arguments: {' '.join(extra)}"
+                  + (f"; did you mean {near[0]}?" if near else ""))
     cmd = getattr(ns, "_command", None)
     if cmd is None:
         parser.print_help(sys.stderr)
         return 2
     options = {a.dest: getattr(ns, a.dest) for a in cmd.args}
-    return run(cmd, options, quiet=ns.quiet, config_path=ns.config, env=ns.env)
+    code = run(cmd, options, quiet=ns.quiet, config_path=ns.config, env=ns.env)
+    if code == 130:   # interrupted: no waiting on worker threads (and no traceback from them)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    return code
 
 
 if __name__ == "__main__":

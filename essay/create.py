@@ -316,9 +316,15 @@ def init_project(project_dir: str | os.PathLike, name: str | None = None,
 def cli_create(ctx, name: str, template: str = "default", no_input: bool = False,
                output_dir: str = ".", remote: str | None = None) -> int:
     """``es create``: the project's path on stdout, the next steps in the outcome line."""
+    anonymous = [f.split("=")[0] for f in _git_identity(Path(ctx.cwd)) if "=" in f]
     project = create(name, template=template, no_input=no_input,
                      output_dir=Path(ctx.cwd) / output_dir, remote=remote)
     ctx.reporter.print(str(project))
+    if anonymous:   # not silently: the first commit's author is made up
+        ctx.reporter.warn(f"git has no {' or '.join(anonymous)}: the first commit is by "
+                          "essay <essay@localhost>. Set yours (git config --global user.name "
+                          "'...'; git config --global user.email ...), then in the project: "
+                          "git commit --amend --reset-author --no-edit")
     pushed = f", pushed to {remote}" if remote else ""
     ctx.reporter.outcome(f"created {project.name} from the {template} template{pushed}; "
                          f"next: cd {project} && python -m pytest && es build")

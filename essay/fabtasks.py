@@ -28,6 +28,10 @@ def _body(cmd: Command):
     def body(c, env=None, **given):
         from essay.cli import run
 
+        if any(given.get(_param(a)) in ("--help", "-h") for a in cmd.args if a.positional):
+            _task_help(cmd)   # `fab deploy --help`: invoke hands "--help" over as VERSION
+        if given.get("colour") is not None and given.get("color") is None:
+            given["color"] = given["colour"]   # essay itself writes "colour"
         options = {arg.dest: given.get(_param(arg)) for arg in cmd.args}
         for arg in cmd.args:  # invoke hands values over as given on the command line
             value = options.get(arg.dest)
@@ -49,6 +53,9 @@ def _body(cmd: Command):
             default = arg.default
         params.append(inspect.Parameter(_param(arg), inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                         default=default))
+    if any(a.name == "--color" for a in cmd.args):
+        params.append(inspect.Parameter("colour", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=None))
     params.append(inspect.Parameter("env", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     default=None))
     body.__signature__ = inspect.Signature(params)
@@ -57,9 +64,25 @@ def _body(cmd: Command):
     return body
 
 
+def _task_help(cmd: Command):
+    """Show invoke's own help for this task (``fab --help TASK``) instead of running it."""
+    import os
+    import sys
+
+    dotted = ".".join(cmd.name.split())
+    argv = list(sys.argv)
+    at = next((i for i, a in enumerate(argv) if a in (dotted, cmd.name.split()[-1])), len(argv))
+    if os.access(argv[0], os.X_OK):
+        sys.stdout.flush()
+        os.execv(argv[0], [*argv[:at], "--help", dotted])
+    raise Exit(f"see: fab --help {dotted}", code=0)
+
+
 def _task(cmd: Command) -> Task:
     helps = {_param(a).replace("_", "-"): a.help.replace("%%", "%") for a in cmd.args}
     helps["env"] = ENV_HELP
+    if any(a.name == "--color" for a in cmd.args):
+        helps["colour"] = "the same as --color"
     return Task(_body(cmd), name=cmd.name.split()[-1], help=helps,
                 positional=[_param(a) for a in cmd.args if a.positional and a.nargs is None])
 

@@ -36,7 +36,8 @@ while True:
                 else:
                     ok[u] = got
         except urllib.error.HTTPError as e:
-            last[u] = "HTTP %s %s" % (e.code, e.read(200).decode("utf-8", "replace").strip())
+            body = " ".join(e.read(400).decode("utf-8", "replace").split())  # one line
+            last[u] = "HTTP %s %s" % (e.code, body[:100] + ("..." if len(body) > 100 else ""))
         except Exception as e:
             last[u] = "%s: %s" % (type(e).__name__, getattr(e, "reason", e))
     if len(ok) == len(urls) or time.monotonic() > deadline:

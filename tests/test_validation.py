@@ -135,3 +135,47 @@ def test_the_rendered_site_starts_with_essays_mark(tmp_path):
 
     cfg = from_dict({"project": {"name": "demo"}}, None, root=tmp_path)
     assert nginx_conf(cfg).startswith(f"{SITE_MARK} for demo;")
+
+
+# --- the command line's first contact --------------------------------------------------
+
+def es(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "essay", *args], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1"})
+
+
+def test_a_mistyped_command_or_flag_gets_the_nearest_and_the_subcommands_usage(tmp_path):
+    p = es(tmp_path, "deploi", "1")
+    assert p.returncode == 2 and "did you mean `es deploy`?" in p.stderr, p.stderr
+    p = es(tmp_path, "lock", "statsu")
+    assert "did you mean `es lock status`?" in p.stderr, p.stderr
+    p = es(tmp_path, "deploy", "1", "--colr", "a")
+    assert p.returncode == 2, p.stderr
+    assert "unrecognized arguments: --colr a; did you mean --color?" in p.stderr
+    assert "usage: es deploy " in p.stderr and "usage: es [-h]" not in p.stderr
+    assert "--color C, --colour C" in es(tmp_path, "deploy", "--help").stdout
+
+
+def test_colour_is_color(tmp_path, listener):
+    (tmp_path / "essay.toml").write_text(toml(listener.port))
+    before = listener.count
+    p = es(tmp_path, "deploy", "1.0", "--colour", "q")
+    assert "unknown colour 'q'" in p.stderr, p.stderr
+    assert listener.count == before
+
+
+def test_fab_task_help(tmp_path):
+    from pathlib import Path
+
+    assert es(tmp_path, "init", "--no-input").returncode == 0
+    fab = str(Path(sys.executable).parent / "fab")
+    for args in (["deploy", "--help"], ["flip", "-h"]):
+        p = subprocess.run([fab, *args], cwd=tmp_path, text=True, capture_output=True,
+                           timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        assert p.returncode == 0, p.stderr
+        assert f"Usage: fab [--core-opts] {args[0]} [--options]" in p.stdout, p.stdout
+        assert "is not a PEP 440 version" not in p.stderr and "not a valid colour" not in p.stderr
+    p = subprocess.run([fab, "--help", "deploy"], cwd=tmp_path, text=True, capture_output=True,
+                       timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert "--colour" in p.stdout

@@ -34,7 +34,13 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     script = flip_script(cfg, op, command, render.nginx_conf(cfg), color, weight, rollback,
                          keep_lock=keep_lock)
     with ctx.executor(dry_run=dry_run) as ex:
-        results = ex.run({h: script for h in lbs})
+        try:
+            results = ex.run({h: script for h in lbs})
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                f"interrupted during the {command}: the lb hosts finish it by themselves (it "
+                "goes through or is put back); what they serve now is unknown: run `es status`"
+            ) from None
         if dry_run:
             return results
         flipped = [r for r in results.values() if r.ok]
@@ -46,7 +52,15 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
                     for r in flipped})
         for r in results.values():
             if not r.ok and r.failed_step is not None:
-                r.error = f"{r.failed_step.name}: " + (r.failed_step.output.strip() or r.error)
+                step = r.failed_step
+                out = step.output.strip()
+                if step.name == "health":   # one line per failing process, not the healthy
+                    out = "\n".join(line for line in out.split("\n")
+                                    if not line.startswith("healthy "))
+                r.error = f"{step.name}: " + (out or r.error)
+                if step.name == "health" and command == "rollback":
+                    r.error += ("\nto go back to a version known to be good instead: "
+                                "es rollback --to VERSION (es history shows what was live)")
         raise_for(results, command)
     return results
 
