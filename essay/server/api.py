@@ -89,4 +89,5 @@ def api_job(job_id):
     store = shared().store
     j = store.job(job_id) or abort(404)
     return jsonify(id=j.id, kind=j.kind, env=j.env, state=j.state, outcome=j.outcome,
-                   who=j.who, log=[x.text for x in store.lines(job_id)])
+                   who=j.who, worker=j.worker, created=j.created, started=j.started,
+                   finished=j.finished, log=[x.text for x in store.lines(job_id)])

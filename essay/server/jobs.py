@@ -135,8 +135,11 @@ def report_lost(settings, store, job):
                                            f"({holder[2]})" if holder else "free"))
         if any(h and h[0] == actor(job) for h in holders.values()):
             lock.cli_release(ctx)   # removes it only where this job (same actor) holds it
+            stream.line("lost: the lock this job held is released")
+        else:
+            stream.line("lost: this job holds no lock: nothing released")
     except EssayError as e:
-        stream.line(f"cannot read the lock: {e}")
+        stream.line(f"lost: the lock could not be read or released: {e}")
     finally:
         ACTOR.reset(token)
         stream.write("\n")
