@@ -190,3 +190,15 @@ def test_a_restart_keeps_users_and_jobs_and_sigterm_stops_cleanly(proj, env, ser
         assert b2.get("/jobs")[1].count("/jobs/") == jobs_before >= 1
     finally:
         assert s.stop(30) == 0
+
+
+@pytest.mark.parametrize("provider,headers", [
+    ("gitlab", {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": "g-1"}),
+    ("gitea", {"X-Gitea-Event": "push", "X-Gitea-Delivery": "t-1"})])
+def test_gitlab_and_gitea_pushes_start_a_pipeline(server, provider, headers):
+    b = Browser(server.url)
+    body = json.dumps({"ref": "refs/heads/main", "after": "c" * 40}).encode()
+    signed = {**headers, **webhooks.sign(provider, b"hook-secret", body)}
+    status, out, _ = b.request(f"/hooks/{provider}", body, signed)
+    assert status == 202 and json.loads(out)["job"], out
+    assert b.request(f"/hooks/{provider}", body, signed)[0] == 200       # replayed

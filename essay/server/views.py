@@ -147,13 +147,15 @@ def job_lines(job_id):
 
 def _form(kind: str, env: str, **extra):
     ctx = quiet_ctx(env)
-    choices = {}
+    choices = {"versions": [], "colors": list(ctx.cfg.colors)}
     if kind == "deploy":
         from essay import versions
 
-        choices["versions"] = [str(v) for v in reversed(
-            versions.on_index(ctx.cfg.index_url, ctx.cfg.name))]
-    choices["colors"] = list(ctx.cfg.colors)
+        try:
+            choices["versions"] = [str(v) for v in reversed(
+                versions.on_index(ctx.cfg.index_url, ctx.cfg.name))]
+        except EssayError as e:   # the index is down: say so on the form
+            extra.setdefault("error", str(e))
     return render_template("action.html", action=ACTIONS[kind], env=env, choices=choices,
                            **extra)
 
