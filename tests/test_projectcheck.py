@@ -67,3 +67,18 @@ def test_setup_py_projects_and_src_layouts(tmp_path):
     (root / "src").mkdir()
     (root / "demo").rename(root / "src" / "demo")
     assert check(root, "demo", "src/demo/_release.py") == []
+
+
+def test_es_init_warns_about_what_would_make_the_first_build_fail(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text(GOOD_PYPROJECT.replace('"gunicorn>=21.2"', '"flask"'))
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "__init__.py").write_text("")
+    p = subprocess.run([sys.executable, "-m", "essay", "init", "--no-input"], cwd=tmp_path,
+                       text=True, capture_output=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert p.returncode == 0, p.stderr
+    assert "warning: the WSGI entry point demo.wsgi:application has no module file" in p.stderr
+    assert "warning: gunicorn is not among the runtime dependencies" in p.stderr
