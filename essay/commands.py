@@ -50,6 +50,9 @@ class Command:
 DRY = Arg("--dry-run", "print, per host, exactly what would run; change nothing", flag=True)
 COLOR = Arg("--color", "the colour (default: the idle one)", metavar="C")
 MESSAGE = Arg("--message", "a note recorded with the lock and history", metavar="TEXT")
+RESTART = (Arg("--restart", "restart the idle colour now (it re-reads the secrets)", flag=True),
+           Arg("--live", "with --restart: restart the live colour too (a visible act)",
+               flag=True))
 
 COMMANDS: tuple[Command, ...] = (
     Command("create", "essay.create:cli_create", "create a new web project from a template",
@@ -166,6 +169,19 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("name", "what the token is for, e.g. ci", metavar="NAME"),
              Arg("--role", "viewer, deployer or admin", default="deployer", metavar="ROLE",
                  choices=("viewer", "deployer", "admin")))),
+    Command("secrets set", "essay.secrets.cli:cli_set",
+            "set secrets on every web host of the environment (never printed)",
+            (Arg("pairs", "KEY=VALUE pairs, or one KEY: its value is read from stdin "
+                 "(not echoed on a terminal)", nargs="+", metavar="KEY[=VALUE]"),
+             *RESTART, DRY),
+            description="Set secrets on every web host of the environment, or on none. "
+                        "KEY=VALUE puts the value in this machine's argv and shell "
+                        "history: prefer `es secrets set KEY` and the value on stdin."),
+    Command("secrets unset", "essay.secrets.cli:cli_unset",
+            "remove secrets from every web host of the environment",
+            (Arg("names", "the secrets to remove", nargs="+", metavar="KEY"), *RESTART, DRY)),
+    Command("secrets list", "essay.secrets.cli:cli_list",
+            "secret names, and whether every web host has the same value (never values)"),
     Command("supervisor", "essay.supervisor:cli_supervisor",
             "start, stop, restart or show a colour's processes on the web hosts",
             (Arg("action", "start, stop, restart or status", metavar="ACTION",

@@ -35,7 +35,7 @@ def _body(cmd: Command):
         options = {arg.dest: given.get(_param(arg)) for arg in cmd.args}
         for arg in cmd.args:  # invoke hands values over as given on the command line
             value = options.get(arg.dest)
-            if arg.nargs == "*" and isinstance(value, str):
+            if arg.nargs in ("*", "+") and isinstance(value, str):
                 options[arg.dest] = [v for v in value.split(",") if v]
             elif value is not None and arg.type is int and not isinstance(value, int):
                 options[arg.dest] = int(value)

@@ -47,7 +47,7 @@ def supervisord_context(cfg, host: str, color: str, version: str, profile: str) 
         "base_port": cfg.colors[color], "processes": cfg.processes,
         "ports": cfg.ports[color], "etc_dir": f"{venv}/etc", "run_dir": f"{venv}/run",
         "log_dir": f"{venv}/logs", "socket": f"{venv}/run/supervisor.sock",
-        "health_path": cfg.health_path,
+        "health_path": cfg.health_path, "essay_exec": f"{venv}/bin/essay-exec",
         "keep_alive": APP_KEEP_ALIVE, "drain_timeout": int(-(-cfg.drain_timeout // 1)),
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian packages essay's tests and demo need: OpenSSH (the rig's hosts), nginx (the
-# load balancer), wrk (load during flips), iproute2 (network namespaces), git.
+# load balancer), wrk (load during flips), iproute2 (network namespaces), git, shellcheck.
 # Installs only what is missing; uses sudo when not root.
 set -euo pipefail
 need=()
@@ -10,6 +10,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)   # the .sh resources essay ships
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # es server's tests: a real Redis queue and a real headless browser
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)

@@ -2,8 +2,9 @@
 
 Steps, in order (a failing step stops the host; the other colour is never touched):
 
-1. prepare     -- the colour's virtualenv at ``{prefix}/{colour}``, plus etc/ logs/ run/
-2. pre_deploy  -- hooks, in the colour's venv (only if there are any)
+1. prepare     -- the colour's virtualenv at ``{prefix}/{colour}``, plus etc/ logs/ run/,
+                  the exec wrapper bin/essay-exec and etc/essay.env (essay.secrets.host)
+2. pre_deploy  -- hooks, in the colour's venv, through the wrapper (if there are any)
 3. install     -- ``NAME===VERSION`` and supervisor from the private index (pip or uv; the
                   index URL in the environment, never argv); the version checked
 4. configure   -- the rendered ``conf/supervisord.conf.j2`` into etc/supervisord.conf
@@ -22,6 +23,7 @@ from essay import health
 from essay.projectcheck import module_of
 from essay.remote.script import Script, Step
 from essay.remote.shell import cmd, q, qpath, write_file
+from essay.secrets import host
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def prepare(cfg, t: Target) -> Step:
             if cfg.installer == "uv"
             else f"{q(cfg.python)} -m venv {d}")
     return Step("prepare", f"mkdir -p {d}/etc {d}/logs {d}/run\n"
-                           f"[ -x {d}/bin/python ] || {make}")
+                           f"[ -x {d}/bin/python ] || {make}\n"
+                           + host.install(cfg, t.color, t.version, t.profile))
 
 
 #: Python that prints the installed version of the distribution named in argv[1] (or nothing)
@@ -163,7 +166,9 @@ def record(cfg, t: Target) -> Step:
 
 
 def hooks(cfg, t: Target, name: str, commands) -> Step:
-    lines = [venv_env(cfg, t)] + [f"( {c}\n)" for c in commands]
+    """Each hook through the colour's exec wrapper: it sees the secrets as variables."""
+    lines = [venv_env(cfg, t)] + [host.exec_line(cfg, t.color, "bash", "-c", c)
+                                  for c in commands]
     return Step(name, "\n".join(lines))
 
 

@@ -69,3 +69,11 @@ def test_echo_reads_the_body_and_answers_its_size():
     status, _, body = call("/echo", method="POST", body=b"x" * 1000)
     assert status == 200 and json.loads(body)["bytes"] == 1000
     assert call("/echo")[0] == 405
+
+
+def test_env_shows_essays_variables_and_the_test_variable_only(monkeypatch):
+    monkeypatch.setenv("ECHO_TEST_VALUE", "hello")
+    monkeypatch.setenv("SECRET_KEY", "never shown")
+    status, _, body = call("/env")
+    assert status == 200 and json.loads(body)["ECHO_TEST_VALUE"] == "hello"
+    assert b"never shown" not in body and "SECRET_KEY" not in json.loads(body)

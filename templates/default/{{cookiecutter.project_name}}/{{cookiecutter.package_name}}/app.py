@@ -14,10 +14,14 @@ Routes:
   request, to watch a deploy or flip let in-flight requests finish
 * ``POST /echo``  -- reads the request body and answers its size as JSON: a request with
   a body, for load tests
+* ``GET /env``    -- JSON of ESSAY_COLOR, ESSAY_VERSION, ESSAY_ENV and ECHO_TEST_VALUE
+  from the process environment: which colour/environment answers, and one variable that
+  exists for tests of `es secrets` (never echo a real secret)
 * anything else   -- 404 (405 for a known path with another method)
 """
 import html
 import json
+import os
 import time
 from urllib.parse import parse_qs
 
@@ -60,6 +64,14 @@ def echo(environ):
     return json.dumps({"bytes": len(body), "version": _release.version})
 
 
+#: what GET /env shows: essay's own variables and the one documented test variable
+ENV_SHOWN = ("ESSAY_COLOR", "ESSAY_VERSION", "ESSAY_ENV", "ECHO_TEST_VALUE")
+
+
+def env():
+    return json.dumps({k: os.environ.get(k) for k in ENV_SHOWN})
+
+
 def _respond(start_response, status, content_type, body, method, extra=()):
     data = body.encode("utf-8")
     headers = [("Content-Type", content_type), ("Content-Length", str(len(data))), *extra]
@@ -76,6 +88,7 @@ def app(environ, start_response):
         "/health": (("GET", "HEAD"), lambda: ("application/json", json.dumps(health()))),
         "/slow": (("GET", "HEAD"), lambda: ("application/json", slow(environ))),
         "/echo": (("POST",), lambda: ("application/json", echo(environ))),
+        "/env": (("GET", "HEAD"), lambda: ("application/json", env())),
     }
     if path not in routes:
         return _respond(start_response, "404 Not Found", "text/plain; charset=utf-8",
