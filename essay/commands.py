@@ -169,6 +169,17 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("name", "what the token is for, e.g. ci", metavar="NAME"),
              Arg("--role", "viewer, deployer or admin", default="deployer", metavar="ROLE",
                  choices=("viewer", "deployer", "admin")))),
+    Command("promote", "essay.promote:cli_promote",
+            "deploy the version tested in one environment into another's idle colour",
+            (Arg("version", "a version live or previous in --from (default: the one live "
+                 "there)", nargs="?"),
+             Arg("--from", "the environment where it was tested, e.g. staging",
+                 metavar="ENV", key="from_"),
+             Arg("--to", "the environment to deploy it to, e.g. production", metavar="ENV"),
+             Arg("--force", "allow a version that is not live or previous in --from",
+                 flag=True),
+             Arg("--flip", "also flip --to to it once healthy", flag=True),
+             MESSAGE)),
     Command("secrets set", "essay.secrets.cli:cli_set",
             "set secrets on every web host of the environment (never printed)",
             (Arg("pairs", "KEY=VALUE pairs, or one KEY: its value is read from stdin "

@@ -10,6 +10,7 @@ Every task takes ``--env NAME`` (``es -e NAME``); ``ESSAY_ENV=NAME fab ...`` wor
 from __future__ import annotations
 
 import inspect
+import keyword
 
 from invoke import Collection, Task
 from invoke.exceptions import Exit
@@ -20,8 +21,10 @@ ENV_HELP = "the environment ([env.NAME] in essay.toml; default: $ESSAY_ENV, else
 
 
 def _param(arg) -> str:
-    """The task parameter for an option: named like the ``es`` flag (``--next`` -> next)."""
-    return arg.name.lstrip("-").replace("-", "_")
+    """The task parameter for an option: named like the ``es`` flag (``--next`` -> next);
+    a Python keyword gets an ``_env`` suffix (``es promote --from`` -> ``--from-env``)."""
+    name = arg.name.lstrip("-").replace("-", "_")
+    return f"{name}_env" if keyword.iskeyword(name) else name
 
 
 def _body(cmd: Command):

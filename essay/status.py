@@ -90,6 +90,8 @@ def rows(cfg, results, lbs, warn=None) -> list[list]:
 
 def cli_status(ctx, role="web", hosts=None) -> int:
     cfg, rep = ctx.cfg, ctx.reporter
+    if cfg.env:
+        rep.print(f"environment: {cfg.env}")
     results, lbs, lb_failed = collect(ctx, role, hosts)
     live, canary = live_of(lbs)
     rep.table(HEADERS, rows(cfg, results, lbs, rep.warn))

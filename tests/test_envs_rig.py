@@ -1,0 +1,233 @@
+"""Environments and secrets on a real rig: Rig(n_web=2, n_lb=2), staging = web1 + lb,
+production = web2 + lb2, one essay.toml with [env.staging] and [env.production].
+
+The tests run in file order and build on each other (one project, one rig for the
+module): deploy and flip in staging, promote to production, the per-environment lock,
+then secrets (set, deploy, the app sees it; unset; --restart), with ``ps`` sampled the
+whole time and every essay output kept, to prove no value leaks.
+"""
+import json
+import os
+import secrets
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import start_rig
+from rig_project import running_project
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
+PORTS = {"a": [8800, 8801], "b": [8810, 8811]}
+ENVS = """
+[env.staging.roles]
+web = ["web1"]
+lb = ["lb"]
+
+[env.production.roles]
+web = ["web2"]
+lb = ["lb2"]
+"""
+STATE = "nginx/conf.d/demo.essay"
+
+
+@pytest.fixture(scope="module")
+def rig2():
+    """A rig of its own beside the session one (tag + "v", third subnet number + 3)."""
+    tag = os.environ.get("ESSAY_RIG_TAG", "es") + "v"
+    a, b, c = os.environ.get("ESSAY_RIG_SUBNET", "10.200.0").split(".")
+    r = start_rig(n_web=2, n_lb=2, tag=tag, subnet=f"{a}.{b}.{int(c) + 3}")
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+class Outputs:
+    """Every es run's output, kept to check that no secret value is ever printed."""
+
+    def __init__(self):
+        self.texts = []
+
+
+@pytest.fixture(scope="module")
+def env(rig2, tmp_path_factory):
+    with running_project(rig2, tmp_path_factory.mktemp("envs")) as proj:
+        proj.write_config(extra=ENVS)
+        proj.outputs = Outputs()
+        yield proj
+
+
+def es(proj, *args, code=0, input=None):
+    p = subprocess.run(proj.es_argv(*args), cwd=proj.path, env=proj.env(), text=True,
+                       capture_output=True, timeout=300, input=input)
+    proj.outputs.texts.append(p.stdout + p.stderr)
+    if code is not None:
+        assert p.returncode == code, \
+            f"es {' '.join(map(str, args))} exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def served(rig, host, color, path="/health"):
+    out = []
+    for port in PORTS[color]:
+        status, body = rig.http_get(host, port, path)
+        assert status == 200, f"{host}:{port}{path} answered {status}: {body}"
+        out.append(json.loads(body))
+    return out
+
+
+def history(rig, lb, env):
+    f = Path(rig.home_of(lb)) / STATE / env / "history"
+    return [line.split("\t") for line in f.read_text().splitlines() if line] \
+        if f.exists() else []
+
+
+def live(rig, lb, env):
+    return os.path.basename(os.readlink(Path(rig.home_of(lb)) / STATE / env / "live"))
+
+
+class PsSampler(threading.Thread):
+    """``ps`` (every process of the machine, with its full argv) every few ms."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop, self.samples, self.lines = threading.Event(), 0, []
+
+    def run(self):
+        while not self.stop.is_set():
+            out = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True,
+                                 text=True).stdout
+            self.samples += 1
+            self.lines.append(out)
+            time.sleep(0.01)
+
+    def seen(self, value: str) -> bool:
+        return any(value in text for text in self.lines)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.join()
+
+
+def test_staging_deploy_and_flip_open_no_channel_on_production_hosts(rig2, env):
+    v1 = env.build()
+    env.v1 = v1
+    for h in ("web2", "lb2"):
+        rig2.mark(h)
+    es(env, "-e", "staging", "deploy", v1)
+    p = es(env, "flip", "a", "-e", "staging")
+    assert sum(rig2.channels("web2").values()) == 0
+    assert sum(rig2.channels("lb2").values()) == 0
+    assert {s["version"] for s in served(rig2, "web1", "a")} == {v1}
+    status, body = rig2.http_get("lb", 8080, "/health")
+    assert status == 200 and json.loads(body)["version"] == v1
+    assert live(rig2, "lb", "staging") == "a"
+    assert not (Path(rig2.home_of("lb2")) / STATE).exists()   # production never touched
+    rows = history(rig2, "lb", "staging")
+    assert [r[2] for r in rows] == ["deploy", "flip"] and {r[8] for r in rows} == {"staging"}
+    assert "flip" in p.stderr
+    st = es(env, "-e", "staging", "status")
+    assert st.stdout.startswith("environment: staging\n")
+    assert "environment" not in es(env, "status", code=1).stdout   # none chosen: refused
+
+
+def test_promote_moves_the_tested_version_and_refuses_an_untested_one(rig2, env):
+    v2 = env.build()
+    p = es(env, "promote", "--from", "staging", "--to", "production", v2, code=2)
+    assert f"{v2} was not tested in staging" in p.stderr and "--force" in p.stderr
+    assert not (Path(rig2.home_of("lb2")) / STATE).exists()
+    es(env, "promote", "--from", "staging", "--to", "production")
+    assert {s["version"] for s in served(rig2, "web2", "a")} == {env.v1}
+    prod = history(rig2, "lb2", "production")
+    assert [(r[2], r[5], r[8]) for r in prod] == [("promote", "ok", "production")]
+    assert f"{env.v1} from staging" in prod[0][6]
+    src = history(rig2, "lb", "staging")[-1]
+    assert (src[2], src[5], src[8]) == ("promote", "ok", "staging")
+    assert f"{env.v1} to production" in src[6]
+    # --force takes an untested version (into a again: nothing is live in production
+    # yet); --flip makes it live in production only
+    es(env, "promote", "--from", "staging", "--to", "production", v2, "--force", "--flip")
+    assert live(rig2, "lb2", "production") == "a" and live(rig2, "lb", "staging") == "a"
+    status, body = rig2.http_get("lb2", 8080, "/health")
+    assert json.loads(body)["version"] == v2
+    p = es(env, "promote", "--from", "staging", "--to", "staging", code=2)
+    assert "both 'staging'" in p.stderr
+    p = es(env, "promote", "--from", "staging", "--to", "prod", code=1)
+    assert "expected one of the environments" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_one_environments_lock_does_not_block_the_other(rig2, env):
+    lock = f"~/{STATE}/staging/lock"
+    rig2.sh("lb", f"mkdir -p {lock} && printf 'tok\\tsomeone@elsewhere\\t2026-01-01T00:00:00Z"
+                  f"\\tdeploy\\tlong job\\n' > {lock}/info")
+    try:
+        p = es(env, "-e", "staging", "flip", "b", code=3)
+        assert "locked by someone@elsewhere" in p.stderr
+        es(env, "-e", "production", "deploy", env.v1)    # into production's idle colour
+        assert {s["version"] for s in served(rig2, "web2", "b")} == {env.v1}
+        assert "the lock is free" in es(env, "-e", "production", "lock", "status").stderr
+    finally:
+        rig2.sh("lb", f"rm -rf {lock}")
+
+
+def test_secrets_reach_the_app_and_never_leak(rig2, env):
+    value = "hunter2-" + secrets.token_hex(8)
+    other = "dry-" + secrets.token_hex(8)
+    since = time.time()
+    with PsSampler() as ps:
+        # from stdin (not a tty): the value is in no argv, even on this machine
+        es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE", input=value + "\n")
+        p = es(env, "-e", "production", "secrets", "list")
+        assert "ECHO_TEST_VALUE" in p.stdout and "same on every host" in p.stdout
+        es(env, "-e", "production", "deploy", env.v1)      # into the idle colour, b
+        assert [s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")] == [value] * 2
+        assert {s["ESSAY_ENV"] for s in served(rig2, "web2", "b", "/env")} == {"production"}
+        # staging's hosts have no such secret
+        es(env, "-e", "staging", "deploy", env.v1)
+        assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web1", "b", "/env")} == {None}
+        dry = es(env, "-e", "production", "secrets", "set", "--dry-run", f"ECHO_TEST_VALUE={other}")
+        assert "<redacted>" in dry.stdout and other not in dry.stdout + dry.stderr
+    assert ps.samples > 50 and not ps.seen(value)
+    # not in essay's output, nor in any world-readable file on the hosts or in /tmp
+    assert not any(value in t for t in env.outputs.texts)
+    home = Path(rig2.home_of("web2"))
+    secret_file = home / "demo" / "secrets.env"
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    readable = subprocess.run(
+        ["find", str(rig2.base), "/tmp", "-xdev", "-type", "f", "-perm", "-o=r", "-newermt",
+         f"@{since - 1:.0f}", "-size", "-2M"], capture_output=True, text=True).stdout.split()
+    leaked = []
+    for f in readable:
+        try:
+            if value.encode() in Path(f).read_bytes():
+                leaked.append(f)
+        except OSError:   # gone since find listed it
+            pass
+    assert not leaked
+    conf = (home / "demo" / "b" / "etc" / "supervisord.conf").read_text()
+    assert value not in conf and "essay-exec" in conf
+
+    # unset: gone after the next deploy
+    es(env, "-e", "production", "secrets", "unset", "ECHO_TEST_VALUE")
+    assert "ECHO_TEST_VALUE" not in es(env, "-e", "production", "secrets", "list").stdout
+    es(env, "-e", "production", "deploy", env.v1)
+    assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")} == {None}
+
+    # --restart: the idle colour sees a change at once, the live one only with --live
+    es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE", "--restart",
+       input="now\n")
+    assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")} == {"now"}
+    assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "a", "/env")} == {None}
+    es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE=both", "--restart",
+       "--live")
+    assert {s["ECHO_TEST_VALUE"] for c in "ab" for s in served(rig2, "web2", c, "/env")} \
+        == {"both"}
+    p = es(env, "-e", "production", "secrets", "set", "ESSAY_COLOR=x", code=2)
+    assert "reserved" in p.stderr
