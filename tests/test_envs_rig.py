@@ -122,7 +122,7 @@ def test_staging_deploy_and_flip_open_no_channel_on_production_hosts(rig2, env):
     for h in ("web2", "lb2"):
         rig2.mark(h)
     es(env, "-e", "staging", "deploy", v1)
-    p = es(env, "flip", "a", "-e", "staging")
+    es(env, "flip", "a", "-e", "staging")
     assert sum(rig2.channels("web2").values()) == 0
     assert sum(rig2.channels("lb2").values()) == 0
     assert {s["version"] for s in served(rig2, "web1", "a")} == {v1}
@@ -132,7 +132,6 @@ def test_staging_deploy_and_flip_open_no_channel_on_production_hosts(rig2, env):
     assert not (Path(rig2.home_of("lb2")) / STATE).exists()   # production never touched
     rows = history(rig2, "lb", "staging")
     assert [r[2] for r in rows] == ["deploy", "flip"] and {r[8] for r in rows} == {"staging"}
-    assert "flip" in p.stderr
     st = es(env, "-e", "staging", "status")
     assert st.stdout.startswith("environment: staging\n")
     assert "environment" not in es(env, "status", code=1).stdout   # none chosen: refused
