@@ -134,6 +134,16 @@ def check_supervisord(text: str, nginx_keepalive: float | None,
     return out
 
 
+def check_exec(text: str, name: str = "conf/supervisord.conf.j2") -> list[str]:
+    """A program ``command`` not started through the colour's exec wrapper sees no
+    secrets and no ESSAY_ENV (docs/secrets.md)."""
+    return [f"{name} line {_line_of(text, m.start())}: the command does not start with "
+            "`{{ essay_exec }}`: the program gets no secrets (es secrets) and no ESSAY_ENV; "
+            "write `command = {{ essay_exec }} ...` (docs/secrets.md#the-exec-wrapper)"
+            for m in re.finditer(r"^[ \t]*command\s*=(.*)$", text, re.M)
+            if "essay_exec" not in m.group(1) and "essay-exec" not in m.group(1)]
+
+
 def check_conf(conf_dir) -> list[str]:
     """Every unsafe setting in ``conf_dir``'s nginx.conf.j2 and supervisord.conf.j2 (files
     that are missing are essay's built-in ones: safe). One line each."""
@@ -146,4 +156,5 @@ def check_conf(conf_dir) -> list[str]:
         keepalive = upstream_keepalive(text)
     if sup.is_file():
         out += check_supervisord(sup.read_text(errors="replace"), keepalive)
+        out += check_exec(sup.read_text(errors="replace"))
     return out

@@ -46,7 +46,7 @@ def test_no_conf_dir_means_builtin_templates(tmp_path):
 
 def test_old_templates_get_one_line_per_problem_naming_the_fix(tmp_path):
     lines = check_conf(write(tmp_path, OLD_NGINX, OLD_SUPERVISORD))
-    assert len(lines) == 5, lines
+    assert len(lines) == 6, lines
     assert all("\n" not in line for line in lines)
     text = "\n".join(lines)
     assert "line 4: upstream server with max_fails=1" in text and "max_fails=0" in text
@@ -56,6 +56,7 @@ def test_old_templates_get_one_line_per_problem_naming_the_fix(tmp_path):
     assert "client_max_body_size {{ client_max_body_size }};" in text
     assert "conf/supervisord.conf.j2 line 2: gunicorn with no --keep-alive" in text
     assert "--keep-alive {{ keep_alive }}" in text
+    assert "line 2: the command does not start with `{{ essay_exec }}`" in text
 
 
 def test_the_server_blocks_keepalive_timeout_is_not_the_upstreams():
