@@ -580,7 +580,9 @@ def test_app_that_exits_at_start_fails_its_health_check(rig, project, good, brok
     # refused, or reset by a gunicorn master that is shutting down: either way no answer
     assert re.search(r"UNHEALTHY http://127.0.0.1:8800/health  last answer: "
                      r"(URLError|ConnectionResetError|RemoteDisconnected)", out), out
-    assert re.search(r"web-0\s+(FATAL|BACKOFF|STARTING|EXITED)", out), out
+    # supervisor's view is shown; which state it is in depends on when gunicorn's worker
+    # failed (RUNNING once the master outlived startsecs, on a loaded machine)
+    assert re.search(r"web-0\s+(FATAL|BACKOFF|STARTING|EXITED|RUNNING)", out), out
     assert "RuntimeError: broken on purpose: this build cannot start" in out, out
     assert colour_state(rig, "b") == a_and_b[1]
     p = es(project, "status")
