@@ -123,3 +123,18 @@ def test_fab_tasks_take_env():
 
     task = namespace.tasks["deploy"]
     assert "env" in task.help and "ESSAY_ENV" in task.help["env"]
+
+
+def test_the_last_deploy_record_is_per_environment(tmp_path):
+    from essay.deploy import retry
+
+    (tmp_path / "essay.toml").write_text(ENVS)
+    st, pr = (config.load(path=tmp_path / "essay.toml", env=e) for e in ("staging", "production"))
+    assert retry.path(st) != retry.path(pr) and retry.path(st).endswith("last-deploy-staging.json")
+    assert retry.path(config.load(path=write_base(tmp_path))).endswith("last-deploy.json")
+
+
+def write_base(tmp_path):
+    (tmp_path / "base").mkdir(exist_ok=True)
+    (tmp_path / "base" / "essay.toml").write_text(BASE)
+    return tmp_path / "base" / "essay.toml"

@@ -20,7 +20,10 @@ FILE = "last-deploy.json"
 
 
 def path(cfg) -> str:
-    return os.path.join(cfg.root, STATE_DIR, FILE)
+    """Per environment (``last-deploy-staging.json``) when the project has environments."""
+    env = getattr(cfg, "env", None)
+    name = FILE.replace(".json", f"-{env}.json") if env else FILE
+    return os.path.join(cfg.root, STATE_DIR, name)
 
 
 def load(cfg) -> dict | None:
