@@ -147,6 +147,25 @@ def test_create_commits_everything_with_a_fallback_identity(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_es_create_says_when_git_has_no_identity(tmp_path, isolated_home):
+    """Not silently: the made-up author is named, with how to fix it."""
+    import os
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "essay", "create", "demo", "--no-input"],
+                       cwd=tmp_path, text=True, capture_output=True, timeout=120,
+                       env=dict(os.environ, HOME=str(isolated_home)))
+    assert p.returncode == 0, p.stderr
+    assert "warning: git has no user.name or user.email: the first commit is by essay " \
+           "<essay@localhost>" in p.stderr, p.stderr
+    assert "git commit --amend --reset-author" in p.stderr
+    (isolated_home / ".gitconfig").write_text("[user]\n\tname = Ann\n\temail = a@b.c\n")
+    p = subprocess.run([sys.executable, "-m", "essay", "create", "demo2", "--no-input"],
+                       cwd=tmp_path, text=True, capture_output=True, timeout=120,
+                       env=dict(os.environ, HOME=str(isolated_home)))
+    assert p.returncode == 0 and "git has no" not in p.stderr, p.stderr
+
+
 def test_create_uses_the_configured_git_identity(tmp_path, isolated_home):
     (isolated_home / ".gitconfig").write_text("[user]\n\tname = Ann Lee\n\temail = ann@example.org\n")
     project = create("demo", output_dir=tmp_path)
