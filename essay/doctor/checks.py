@@ -117,8 +117,10 @@ def host_findings(cfg, result: HostResult) -> list[Finding]:
     """The result of one host's script as findings (an unreachable host: one, saying why)."""
     if not result.ok and not result.data.get("check"):
         return [Finding(result.host, "ssh", False, result.reason)]
+    known = ("reachable; unknown host keys are accepted ([ssh] accept_new_host_keys)"
+             if cfg.accept_new_host_keys else "reachable, host key known")
     out = [Finding(result.host, "ssh", True, "this machine, no SSH" if
-                   hostmod.is_local(result.host) else "reachable, host key known")]
+                   hostmod.is_local(result.host) else known)]
     for line in result.data.get("check", []):
         name, _, rest = line.partition(" ")
         status, _, detail = rest.partition(" ")
