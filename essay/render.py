@@ -8,6 +8,7 @@ docs/templates.md and below.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -24,16 +25,24 @@ def _source(cfg, name: str) -> tuple[str, str]:
     return builtin.read_text(), f"essay's built-in {name}"
 
 
+@lru_cache(maxsize=32)
+def _compiled(text: str):
+    """A template compiled once: a deploy renders the same one for every host."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    return env.from_string(text)
+
+
 def render(cfg, name: str, context: dict) -> str:
     import jinja2
 
     from essay.errors import EssayError
 
     text, where = _source(cfg, name)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
     try:
-        return env.from_string(text).render(**context)
+        return _compiled(text).render(**context)
     except jinja2.TemplateError as e:
         line = f" line {e.lineno}" if getattr(e, "lineno", None) else ""
         raise EssayError(f"{where}{line}: {e.message if hasattr(e, 'message') else e}") from None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import io
-import math
 import os
 import subprocess
 import threading
@@ -28,6 +27,7 @@ from typing import Mapping
 
 from essay.output import Reporter
 from essay.output.fleet import Event
+from essay.remote import connect
 from essay.remote import hosts as hostmod
 from essay.remote import summary
 from essay.remote.script import MARK, HostResult, Script, parse
@@ -79,6 +79,7 @@ class Executor:
         self.connect_timeout = connect_timeout
         self.channels: Counter = Counter()
         self._connections: dict = {}
+        self._config = None   # one Fabric Config for every connection (connect.py)
         self._lock = threading.Lock()
 
     @classmethod
@@ -160,25 +161,12 @@ class Executor:
     def _connection(self, host: str):
         with self._lock:
             conn = self._connections.get(host)
+            if self._config is None:
+                self._config = connect.shared_config()
         if conn is not None:
             return conn
-        from fabric import Connection
-        from paramiko import AutoAddPolicy, RejectPolicy
-
-        conn = Connection(host, connect_timeout=max(1, math.ceil(self.connect_timeout)))
-        known = hostmod.known_hosts_files(host)
-        client = conn.client
-        for path in known:
-            try:
-                client.load_host_keys(path)
-            except FileNotFoundError:
-                pass
-        client.set_missing_host_key_policy(
-            AutoAddPolicy() if self.accept_new_host_keys else RejectPolicy())
-        conn.open()
-        if self.accept_new_host_keys:
-            with self._lock:  # hosts connect in parallel: one writer at a time
-                client.save_host_keys(known[0])
+        conn = connect.open_connection(host, self._config, self.connect_timeout,
+                                       self.accept_new_host_keys, self._lock)
         with self._lock:
             self._connections[host] = conn
         return conn

@@ -39,8 +39,10 @@ def split(host: str) -> tuple[str | None, str, int | None]:
 def _ssh_config():
     from paramiko import SSHConfig
 
+    from essay.remote.connect import indexed
+
     path = os.path.expanduser("~/.ssh/config")
-    return SSHConfig.from_path(path) if os.path.exists(path) else SSHConfig()
+    return indexed(SSHConfig.from_path(path) if os.path.exists(path) else SSHConfig())
 
 
 def address(host: str) -> str:
