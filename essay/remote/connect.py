@@ -4,8 +4,8 @@ Per host, Fabric and paramiko would otherwise re-read files that grow with the f
 the client's CPU per host grew with the number of hosts (measured: 28 of 33 ms per host
 at 100 hosts went to re-parsing ``~/.ssh/config`` and ``known_hosts``):
 
-* one Fabric ``Config`` per executor: the ssh_config files are parsed once, not per host,
-  and looked up through an index (:func:`indexed`): a host's lookup reads the entries
+* the ssh_config files are parsed once per executor, not per host (each connection
+  gets its own Fabric ``Config`` over that one parse), and looked up through an index (:func:`indexed`): a host's lookup reads the entries
   that name it and the general ones (wildcards, negations, ``Match``), not all of them;
 * ``known_hosts`` is parsed once per file (again only when the file changes), and each
   client gets just its own host's keys (verification is unchanged: paramiko's
@@ -57,12 +57,19 @@ def key_name(conn) -> str:
     return conn.host if conn.port == 22 else f"[{conn.host}]:{conn.port}"
 
 
-def shared_config():
-    """A Fabric Config with the ssh_config files loaded once, looked up by index."""
+def shared_ssh_config():
+    """The ssh_config files, parsed once (as Fabric reads them), looked up by index."""
     from fabric import Config
 
-    loaded = Config()   # reads /etc/ssh/ssh_config and ~/.ssh/config, as Fabric does
-    return Config(ssh_config=indexed(loaded.base_ssh_config))
+    return indexed(Config().base_ssh_config)   # /etc/ssh/ssh_config and ~/.ssh/config
+
+
+def _config(ssh_config):
+    """A Fabric Config per connection (a shared one is not safe across threads: measured,
+    an intermittent empty config under load), over the shared parsed ssh_config."""
+    from fabric import Config
+
+    return Config(ssh_config=ssh_config)
 
 
 def indexed(config):
@@ -101,13 +108,15 @@ def indexed(config):
     return Indexed(config._config)
 
 
-def open_connection(host: str, config, connect_timeout: float, accept_new: bool,
+def open_connection(host: str, ssh_config, connect_timeout: float, accept_new: bool,
                     lock: threading.Lock):
-    """A Fabric ``Connection`` to ``host``, opened, its host key verified."""
+    """A Fabric ``Connection`` to ``host``, opened, its host key verified.
+    ``ssh_config``: from :func:`shared_ssh_config`."""
     from fabric import Connection
     from paramiko import AutoAddPolicy, RejectPolicy
 
-    conn = Connection(host, config=config, connect_timeout=max(1, math.ceil(connect_timeout)))
+    conn = Connection(host, config=_config(ssh_config),
+                      connect_timeout=max(1, math.ceil(connect_timeout)))
     known = hostmod.known_hosts_files(host)
     name = key_name(conn)
     mine = conn.client.get_host_keys()

@@ -79,7 +79,7 @@ class Executor:
         self.connect_timeout = connect_timeout
         self.channels: Counter = Counter()
         self._connections: dict = {}
-        self._config = None   # one Fabric Config for every connection (connect.py)
+        self._ssh_config = None   # parsed once for every connection (connect.py)
         self._lock = threading.Lock()
 
     @classmethod
@@ -161,11 +161,11 @@ class Executor:
     def _connection(self, host: str):
         with self._lock:
             conn = self._connections.get(host)
-            if self._config is None:
-                self._config = connect.shared_config()
+            if self._ssh_config is None:
+                self._ssh_config = connect.shared_ssh_config()
         if conn is not None:
             return conn
-        conn = connect.open_connection(host, self._config, self.connect_timeout,
+        conn = connect.open_connection(host, self._ssh_config, self.connect_timeout,
                                        self.accept_new_host_keys, self._lock)
         with self._lock:
             self._connections[host] = conn
