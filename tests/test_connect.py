@@ -57,3 +57,20 @@ def test_known_hosts_parsed_once_and_again_when_changed(tmp_path):
     again = connect.known_keys(str(path))
     assert again is not first and again.lookup("web2")
     assert len(connect.known_keys(str(tmp_path / "missing"))) == 0
+
+
+def test_the_open_files_limit_is_raised_for_a_fleet():
+    import resource
+
+    from essay.remote.connect import raise_fd_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        raise_fd_limit(1000)
+        now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert now == (2064 if hard == resource.RLIM_INFINITY else min(2064, hard))
+        raise_fd_limit(10)                                   # never lowered
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == now
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -133,3 +133,19 @@ def open_connection(host: str, ssh_config, connect_timeout: float, accept_new: b
             with open(known[0], "a", encoding="utf-8") as f:
                 f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
     return conn
+
+
+def raise_fd_limit(connections: int, per_connection: int = 2, spare: int = 64):
+    """Connections stay open until the command ends: one socket each (plus a pipe for a
+    local run). A fleet above the soft limit of open files (often 1024) would fail
+    host by host with EMFILE; the soft limit is raised toward the hard one, as needed."""
+    import resource
+
+    need = connections * per_connection + spare
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):
+            pass   # then EMFILE names the hosts it hits, one line each

@@ -108,7 +108,9 @@ class Executor:
                 self.reporter.end_run()
 
     def _run_pool(self, scripts: Mapping[str, Script]) -> dict[str, HostResult]:
-        pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(scripts)))
+        workers = min(self.parallel, len(scripts))
+        connect.raise_fd_limit(len(self._connections) + len(scripts))
+        pool = ThreadPoolExecutor(max_workers=workers)
         try:
             futures = {h: pool.submit(self.run_one, h, s) for h, s in scripts.items()}
             return {h: f.result() for h, f in futures.items()}
