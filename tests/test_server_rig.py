@@ -4,6 +4,7 @@ new version; a wrong signature, a replay, another branch or a failing test chang
 Then the same server's pages: a deploy, a flip and a rollback as jobs, checked against
 what the lb serves."""
 import json
+import subprocess
 import sys
 import time
 
@@ -56,15 +57,33 @@ def jobs(b) -> int:
     return b.get("/jobs")[1].count('href="/jobs/')
 
 
-def test_a_signed_push_tests_builds_deploys_and_flips(rig, project, srv):
+def git(*args, cwd):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_a_signed_push_tests_builds_deploys_and_flips(rig, project, srv, tmp_path):
     server, b, branch = srv
-    sha = project.git("rev-parse", "HEAD").strip()
-    status, out, _ = push(b, branch, sha, "push-1")
-    assert status == 202, out
-    data = wait_job(b, json.loads(out)["job"], 600)
+    # the pushed commit is on origin only: the pipeline fetches it
+    origin, clone = tmp_path / "origin.git", tmp_path / "clone"
+    git("clone", "-q", "--bare", str(project.path), str(origin), cwd=tmp_path)
+    git("clone", "-q", str(origin), str(clone), cwd=tmp_path)
+    (clone / "CHANGES.txt").write_text("pushed\n")
+    git("add", "CHANGES.txt", cwd=clone)
+    git("commit", "-qm", "a pushed change", cwd=clone)
+    git("push", "-q", "origin", branch, cwd=clone)
+    sha = git("rev-parse", "HEAD", cwd=clone)
+    project.git("remote", "add", "origin", str(origin))
+    try:
+        status, out, _ = push(b, branch, sha, "push-1")
+        assert status == 202, out
+        data = wait_job(b, json.loads(out)["job"], 600)
+    finally:
+        project.git("remote", "remove", "origin")
     log = "\n".join(x["text"] for x in json.loads(b.get(
         f"/jobs/{json.loads(out)['job']}/lines")[1])["lines"])
     assert data["state"] == "done", log
+    assert f"git fetch origin {sha}" in log
     assert "passed" in log and "test:" in log                 # the project's own tests ran
     version = on_index(project)[-1]
     assert f"built and published demo {version}" in log

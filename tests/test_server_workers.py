@@ -111,6 +111,21 @@ def test_two_environments_in_parallel_one_environment_in_order(setup):
     assert len({a["worker"], b["worker"]}) == 2     # one thread each: two processes
 
 
+def test_promote_staging_to_production_as_a_job(setup):
+    server, token, _, v = setup
+    out = api(server, token, "/api/jobs", {"kind": "promote", "env": "production",
+                                          "from": "staging"})
+    assert f"{v} (live in staging)" in out["summary"], out
+    j = wait(setup, out["job"])
+    assert j["state"] == "done" and f"promoting demo {v} from staging to production" in \
+        "\n".join(j["log"]), j
+    status, body, _ = Browser(server.url).request(
+        "/api/jobs", json.dumps({"kind": "promote", "env": "staging",
+                                 "from": "staging"}).encode(),
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert status == 400 and "another environment" in body
+
+
 def test_a_killed_worker_loses_its_job_the_rest_keeps_going(rig, setup):
     server, token, workers, v = setup
     job = submit(setup, "production", version=v)

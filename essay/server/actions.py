@@ -29,12 +29,16 @@ ACTIONS = {a.name: a for a in (
     Action("rollback", "rollback", "deployer", "Roll back to the previous colour"),
     Action("release", "release", "deployer", "Release a git ref (build, deploy, flip)",
            ("ref",)),
+    Action("promote", "promote", "deployer",
+           "Promote the version tested in another environment into this one's idle colour",
+           ("from", "flip")),
     Action("lock-break", "lock break", "admin", "Break a stale lock"),
 )}
 
 
-def check(cfg, kind: str, form: dict) -> dict:
+def check(ctx, kind: str, form: dict) -> dict:
     """The action's parameters from a form, checked; UsageError names what is wrong."""
+    cfg = ctx.cfg
     if kind not in ACTIONS:
         raise UsageError(f"unknown action {kind!r}; actions: {', '.join(ACTIONS)}")
     p = {}
@@ -50,6 +54,18 @@ def check(cfg, kind: str, form: dict) -> dict:
             if not weight.isdigit():
                 raise UsageError(f"weight is {weight!r}, expected a whole number from 1 to 99")
             p["weight"] = check_weight(int(weight))
+    if kind == "promote":
+        from essay.promote import choose_version, tested
+
+        src = (form.get("from") or "").strip()
+        if src not in cfg.env_names or src == cfg.env:
+            raise UsageError(f"from is {src!r}, expected another environment: "
+                             f"{', '.join(n for n in cfg.env_names if n != cfg.env) or 'none'}")
+        live, previous = tested(ctx.for_env(src))
+        p.update(from_=src, to=cfg.env,
+                 flip=str(form.get("flip", "")).lower() in ("1", "on", "true"),
+                 version=choose_version(ctx.for_env(src).cfg, live, previous,
+                                        (form.get("version") or "").strip() or None, False))
     if kind == "release":
         from essay.build import resolve_ref
 
@@ -83,9 +99,26 @@ def summary(cfg, kind: str, p: dict, lbs: dict, env: str) -> str:
         prev = state.previous if state else ""
         return (f"send all requests on {lb_hosts}{where} back to colour {prev or '?'} "
                 f"({version(prev)}) from {live or 'none'} ({version(live)})")
+    if kind == "promote":
+        from essay.promote import choose_version, tested
+
+        src = (form.get("from") or "").strip()
+        if src not in cfg.env_names or src == cfg.env:
+            raise UsageError(f"from is {src!r}, expected another environment: "
+                             f"{', '.join(n for n in cfg.env_names if n != cfg.env) or 'none'}")
+        live, previous = tested(ctx.for_env(src))
+        p.update(from_=src, to=cfg.env,
+                 flip=str(form.get("flip", "")).lower() in ("1", "on", "true"),
+                 version=choose_version(ctx.for_env(src).cfg, live, previous,
+                                        (form.get("version") or "").strip() or None, False))
     if kind == "release":
         return (f"build {p['ref']}, publish it, install it into colour {idle} on {web}, "
                 f"then send all requests on {lb_hosts}{where} to it")
+    if kind == "promote":
+        return (f"install {cfg.name} {p['version']} (live in {p['from_']}) into colour {idle} "
+                f"(idle, now {version(idle)}) on {web}{where}"
+                + (f", then send all requests on {lb_hosts} to it" if p["flip"] else
+                   f"; the live colour {live or 'none'} keeps serving"))
     if kind == "lock-break":
         held = "; ".join(f"{h}: {s.lock}" for h, s in lbs.items() if s.lock) or "nobody"
         return f"remove the lock on {lb_hosts}{where} (held by {held})"

@@ -75,7 +75,7 @@ def api_submit():
 
     try:
         ctx = quiet_ctx(env)
-        params = check(ctx.cfg, kind, {k: str(v) for k, v in data.items()})
+        params = check(ctx, kind, {k: str(v) for k, v in data.items()})
         text = summary(ctx.cfg, kind, params, collect(ctx, web=False)[1], env)
     except EssayError as e:
         return jsonify(error=str(e)), 400

@@ -98,7 +98,8 @@ def environments():
     envs = shared().environments()
     with ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
         views = list(pool.map(env_view, envs, [shared().settings] * len(envs)))
-    return render_template("environments.html", envs=views, actions=ACTIONS)
+    actions = {k: a for k, a in ACTIONS.items() if k != "promote" or len(envs) > 1}
+    return render_template("environments.html", envs=views, actions=actions)
 
 
 @pages.route("/history")
@@ -147,7 +148,8 @@ def job_lines(job_id):
 
 def _form(kind: str, env: str, **extra):
     ctx = quiet_ctx(env)
-    choices = {"versions": [], "colors": list(ctx.cfg.colors)}
+    choices = {"versions": [], "colors": list(ctx.cfg.colors),
+               "envs": [n for n in shared().environments() if n != env]}
     if kind == "deploy":
         from essay import versions
 
@@ -180,7 +182,7 @@ def _checked(kind: str, env: str) -> tuple[dict, str]:
     from essay.status import collect
 
     ctx = quiet_ctx(env)
-    params = check(ctx.cfg, kind, request.form)
+    params = check(ctx, kind, request.form)
     _, lbs, _ = collect(ctx, web=False)
     return params, summary(ctx.cfg, kind, params, lbs, env)
 
