@@ -99,18 +99,6 @@ def summary(cfg, kind: str, p: dict, lbs: dict, env: str) -> str:
         prev = state.previous if state else ""
         return (f"send all requests on {lb_hosts}{where} back to colour {prev or '?'} "
                 f"({version(prev)}) from {live or 'none'} ({version(live)})")
-    if kind == "promote":
-        from essay.promote import choose_version, tested
-
-        src = (form.get("from") or "").strip()
-        if src not in cfg.env_names or src == cfg.env:
-            raise UsageError(f"from is {src!r}, expected another environment: "
-                             f"{', '.join(n for n in cfg.env_names if n != cfg.env) or 'none'}")
-        live, previous = tested(ctx.for_env(src))
-        p.update(from_=src, to=cfg.env,
-                 flip=str(form.get("flip", "")).lower() in ("1", "on", "true"),
-                 version=choose_version(ctx.for_env(src).cfg, live, previous,
-                                        (form.get("version") or "").strip() or None, False))
     if kind == "release":
         return (f"build {p['ref']}, publish it, install it into colour {idle} on {web}, "
                 f"then send all requests on {lb_hosts}{where} to it")
