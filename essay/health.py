@@ -15,8 +15,8 @@ from essay.remote.shell import q
 _PROGRAM = r'''
 import json, sys, time, urllib.request
 deadline = time.monotonic() + float(sys.argv[1])
-want = sys.argv[2]
-urls = sys.argv[3:]
+want, host = sys.argv[2:4]
+urls = sys.argv[4:]
 last = {u: "no answer yet" for u in urls}
 ok = {}
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
@@ -25,7 +25,8 @@ while True:
         if u in ok:
             continue
         try:
-            with opener.open(u, timeout=2) as r:
+            req = urllib.request.Request(u, headers={"Host": host} if host else {})
+            with opener.open(req, timeout=2) as r:
                 body = r.read(4096).decode("utf-8", "replace")
                 try:
                     got = str(json.loads(body).get("version", "?"))
@@ -85,13 +86,15 @@ def urls(addresses, ports, path: str) -> list[str]:
 
 
 def check(python: str, targets: list[str], deadline: float, version: str = "",
-          version_word: str | None = None) -> str:
+          version_word: str | None = None, host: str = "") -> str:
     """Shell text that checks ``targets`` until healthy or ``deadline`` seconds pass;
-    with ``version``, only a process answering that version counts as healthy.
+    with ``version``, only a process answering that version counts as healthy; ``host``:
+    the Host header to send (``[deploy] health_host``; Django's ALLOWED_HOSTS).
     ``version_word`` instead is a shell word *the builder* writes (e.g. a ``$(...)`` that
     reads the recorded version on the lb) -- never user input."""
     want = version_word if version_word is not None else q(version)
-    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), want, *map(q, targets)])
+    return " ".join([python, "-c", q(_PROGRAM), q(f"{deadline:g}"), want, q(host),
+                     *map(q, targets)])
 
 
 _SERVES = r'''

@@ -48,22 +48,37 @@ def render(cfg, name: str, context: dict) -> str:
         raise EssayError(f"{where}{line}: {e.message if hasattr(e, 'message') else e}") from None
 
 
-def supervisord_context(cfg, host: str, color: str, version: str, profile: str) -> dict:
+def supervisord_context(cfg, host: str, color: str, version: str, profile: str,
+                        web: bool = True, workers: bool = True) -> dict:
+    """``web``: the host serves (a ``web`` host; else ``ports`` is empty); ``workers``:
+    it runs ``[workers]`` (a ``worker`` host; else ``workers`` is empty)."""
+    from essay.config.app import server_args
+
     venv = home_path(cfg.color_dir(color))
     return {
         "name": cfg.name, "package": cfg.package, "version": version, "color": color,
         "profile": profile, "host": host, "venv": venv, "prefix": home_path(cfg.prefix),
         "base_port": cfg.colors[color], "processes": cfg.processes,
-        "ports": cfg.ports[color], "etc_dir": f"{venv}/etc", "run_dir": f"{venv}/run",
+        "ports": cfg.ports[color] if web else [], "etc_dir": f"{venv}/etc", "run_dir": f"{venv}/run",
         "log_dir": f"{venv}/logs", "socket": f"{venv}/run/supervisor.sock",
         "health_path": cfg.health_path, "essay_exec": f"{venv}/bin/essay-exec",
         "keep_alive": APP_KEEP_ALIVE, "drain_timeout": int(-(-cfg.drain_timeout // 1)),
+        "app": cfg.app, "server": cfg.server, "server_args": " ".join(server_args(cfg.server)),
+        "workers": {n: worker_command(c) for n, c in cfg.workers.items()} if workers else {},
     }
 
 
-def supervisord_conf(cfg, host, color, version, profile) -> str:
+def worker_command(command: str) -> str:
+    """A ``[workers]`` command as a supervisord ``command =`` value: run by ``/bin/sh``
+    (supervisord splits the line like a shell; ``%`` is its interpolation character)."""
+    from essay.remote.shell import q
+
+    return f"/bin/sh -c {q(command)}".replace("%", "%%")
+
+
+def supervisord_conf(cfg, host, color, version, profile, web=True, workers=True) -> str:
     return render(cfg, "supervisord.conf.j2",
-                  supervisord_context(cfg, host, color, version, profile))
+                  supervisord_context(cfg, host, color, version, profile, web, workers))
 
 
 def nginx_context(cfg) -> dict:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from essay.config.app import APP_KEYS, read_app, read_workers
 from essay.config.loader import STATE_DIR
 from essay.config.reader import (ConfigError, Reader, check_http_path, check_remote_path,
                                  check_server_name, check_url, check_version_file,
@@ -50,12 +51,23 @@ class Config:
     version_file: str
     accept_new_host_keys: bool
     connect_timeout: float
+    app: str = ""                   # "module:callable" the server serves
+    server: str = "gunicorn"        # "gunicorn" or "uvicorn" (ASGI workers under gunicorn)
+    packages: tuple[str, ...] = ()  # extra runtime packages in every colour
+    health_host: str = ""           # Host header of health checks ("": the address)
+    release: str = ""               # run once per deploy, before the colour restarts
+    python_version: str = ""        # the hosts' Python for `es pypi sync` ("": ask a host)
+    workers: dict = field(default_factory=dict)   # NAME -> COMMAND, live colour only
     raw: dict = field(default_factory=dict, repr=False)
     env: str | None = None          # the chosen environment ([env.NAME]), None: none
     env_names: tuple[str, ...] = ()  # every environment essay.toml defines
 
     def hosts(self, role: str) -> list[str]:
         return list(self.roles.get(role, []))
+
+    def worker_hosts(self) -> list[str]:
+        """The ``worker`` role's hosts; without one, the web hosts."""
+        return self.hosts("worker") if "worker" in self.roles else self.hosts("web")
 
     def color_dir(self, color: str) -> str:
         return f"{self.prefix.rstrip('/')}/{color}"
@@ -72,7 +84,7 @@ class Config:
 def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config:
     root = (root or (path.parent if path else Path.cwd())).resolve()
     known = {"project", "index", "roles", "deploy", "colors", "nginx", "release", "build", "ssh",
-             "server"}  # [server]: read and checked by essay.server.settings
+             "server", "workers"}  # [server]: read and checked by essay.server.settings
     for table in data:
         if table not in known:
             raise ConfigError(f"{path}: unknown table [{table}]; known: {', '.join(sorted(known))}")
@@ -114,7 +126,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
 
     deploy = Reader(path, data, "deploy", {
         "prefix", "python", "processes", "health_path", "health_timeout", "installer",
-        "parallel", "profile", "pre_deploy", "post_deploy", "drain_timeout"})
+        "parallel", "profile", "pre_deploy", "post_deploy", "drain_timeout", *APP_KEYS})
     processes = deploy.get("processes", int, 2, "a whole number from 1 to 64")
     if not 1 <= processes <= 64:
         deploy.fail("processes", processes, "a whole number from 1 to 64")
@@ -194,6 +206,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
             build, build.get("version_file", str, f"{package}/_release.py", "a path")),
         accept_new_host_keys=ssh.get("accept_new_host_keys", bool, False, "true or false"),
         connect_timeout=ssh.positive("connect_timeout", 10.0),
+        **read_app(deploy, package),
+        workers=read_workers(path, data),
         raw=data,
     )
 

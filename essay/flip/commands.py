@@ -79,7 +79,8 @@ def health_step(cfg) -> Step:
     for color, ports in cfg.ports.items():
         urls = health.urls([hostmod.address(h) for h in web], ports, cfg.health_path)
         why = f"colour {color} is not healthy: refusing to flip (web hosts: {names})"
-        check = health.check("python3", urls, 5, version_word='"$(es_get "version_$TO")"')
+        check = health.check("python3", urls, 5, version_word='"$(es_get "version_$TO")"',
+                             host=cfg.health_host)
         cases.append(f"  {q(color)}) {check} || "
                      f"{{ echo {q(why)}; exit {UNHEALTHY}; }};;")
     cases.append('  *) echo "colour $TO is not in essay.toml [colors]: refusing to flip"; '
