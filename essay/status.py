@@ -19,7 +19,7 @@ from essay.state import LbState, Operation, lb_script, report_step
 def color_step(cfg, color: str) -> Step:
     d = qpath(cfg.color_dir(color))
     urls = health.urls(["127.0.0.1"], cfg.ports[color], cfg.health_path)
-    check = health.check('"$py"', urls, 0)
+    check = health.check('"$py"', urls, 0, host=cfg.health_host)
     return Step(f"status {color}", "\n".join([
         f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
         f"[ -x {d}/bin/python ] && essay_data installed_{color} \"$({d}/bin/python -c "
@@ -74,6 +74,8 @@ def rows(cfg, results, lbs, warn=None) -> list[list]:
             if installed and released and installed != released:
                 version += f" (last good deploy: {released})"
             procs = (r.value(f"procs_{color}") or "").split()
+            workers = [p for p in procs if p.startswith("worker-")]
+            procs = [p for p in procs if not p.startswith("worker-")]
             states = [p.partition("=")[2] for p in procs]
             up = states.count("RUNNING")
             others = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states)
@@ -83,7 +85,9 @@ def rows(cfg, results, lbs, warn=None) -> list[list]:
             mark = "live" if color == live else (f"canary {canary[1]}%" if canary
                                                  and canary[0] == color else "")
             running = f"{up}/{len(ports)} running" + (f" ({others})" if others else "")
-            rows.append([host, color, version, mark, running if procs else "stopped",
+            if workers:   # [workers]: running only in the live colour
+                running += "; " + " ".join(w.replace("=", " ") for w in workers)
+            rows.append([host, color, version, mark, running if procs or workers else "stopped",
                          f"{ports[0]}-{ports[-1]}", f"{ok}/{len(ports)} healthy"])
     return rows
 

@@ -1,19 +1,29 @@
 """``es deploy VERSION``: a version into one colour on every web host, in parallel.
 
-Round trips: one per web host (the whole deploy is one script), plus two per lb host
-(take the lock and read which colour is live; record the deploy and release the lock).
+Round trips: one per web host (the whole deploy is one script) -- with ``[deploy]
+release``, one per host per phase (essay.deploy.phases) -- plus two per lb host (take the
+lock and read which colour is live; record the deploy and release the lock).
 """
 from __future__ import annotations
 
 from essay import hooks as hookmod
 from essay import render, versions
-from essay.deploy import retry
-from essay.deploy.commands import Target, deploy_script
+from essay.deploy import phases, retry
+from essay.deploy.commands import Target
 from essay.errors import EssayError, UsageError
 from essay.lb import LbSession
 from essay.output import Timer
 from essay.remote import summary
 from essay.validate import check_color, check_host, check_message, check_profile
+
+
+def deploy_hosts(cfg, role: str, hosts: str | None, reporter=None) -> list[str]:
+    """The hosts a deploy goes to: ``pick_hosts``, plus -- for the default role ``web`` and
+    no ``--hosts`` -- the ``worker`` hosts that are not web hosts (they run workers only)."""
+    chosen = pick_hosts(cfg, role, hosts, reporter)
+    if role == "web" and hosts is None:
+        chosen += [h for h in cfg.worker_hosts() if h not in chosen]
+    return chosen
 
 
 def pick_hosts(cfg, role: str, hosts: str | None, reporter=None) -> list[str]:
@@ -60,7 +70,8 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     if color is not None:  # refused before any round trip, even the lb's
         check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)
-    targets = None if retry_failed else pick_hosts(cfg, role, hosts, rep)
+    targets = None if retry_failed else \
+        deploy_hosts(cfg, role, hosts, rep) if cfg.workers else pick_hosts(cfg, role, hosts, rep)
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
     if retry_failed:
         color, targets = retry.plan(cfg, resolved, color, hosts)
@@ -75,9 +86,9 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
             rep.info(f"deploying {cfg.name} {resolved} into colour {color} on "
                      f"{len(targets)} host(s): {', '.join(targets)}")
             timer = Timer()
-            results = ex.run({h: deploy_script(cfg, _target(cfg, h, color, resolved, profile,
-                                                            session.op.user, project_hooks))
-                              for h in targets})
+            results, released = phases.run(ex, cfg, {
+                h: _target(cfg, h, color, resolved, profile, session.op.user, project_hooks,
+                           live=color == session.live) for h in targets})
         except BaseException:
             if own:
                 session.end("deploy", "", "", "failed", "interrupted or refused")
@@ -88,8 +99,13 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
                       [[r.host, color, resolved, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}",
                         summary.reason(r)] for r in summary.failed_first(results)])
             rep.print(summary.counts(results))
+        if released is not None and released.ok and not dry_run:
+            rep.info(f"release command ran on {released.host}:")
+            for line in (released.steps[0].output.strip() if released.steps else "").splitlines():
+                rep.print(f"  {line}")
         for r in failed:
-            rep.print(f"\n{failure(r)}")
+            if released is None or released.ok or r.host == released.host:
+                rep.print(f"\n{failure(r)}")
         outcome = "failed" if failed else "ok"
         detail = f"{len(results) - len(failed)} of {len(results)} hosts ok; failed: " \
             f"{', '.join(r.host for r in failed)}" if failed else \
@@ -107,6 +123,11 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     if dry_run:
         rep.outcome(f"dry run: nothing changed ({len(results)} host(s) shown)")
         return 0, color, resolved
+    if released is not None and not released.ok:
+        rep.outcome(f"deploy of {resolved} into {color} failed: the release command failed on "
+                    f"{released.host}; nothing was restarted on any host (colour {color} runs "
+                    "what it ran before), the live colour was not touched", ok=False)
+        return 1, color, resolved
     if failed:
         rep.outcome(f"deploy of {resolved} into {color} failed on "
                     f"{', '.join(r.host for r in failed)}; the live colour was not touched; "
@@ -129,9 +150,12 @@ def failure(r) -> str:
     return r.message(text)
 
 
-def _target(cfg, host, color, version, profile, user, project_hooks) -> Target:
-    t = Target(host=host, color=color, version=version, profile=profile, user=user,
-               supervisord_conf=render.supervisord_conf(cfg, host, color, version, profile))
+def _target(cfg, host, color, version, profile, user, project_hooks, live=False) -> Target:
+    web, workers = host in cfg.hosts("web") or host not in cfg.worker_hosts(), \
+        host in cfg.worker_hosts()
+    t = Target(host=host, color=color, version=version, profile=profile, user=user, live=live,
+               web=web, supervisord_conf=render.supervisord_conf(cfg, host, color, version,
+                                                                 profile, web, workers))
     pre = [c for c in (*cfg.pre_deploy, *hookmod.commands(project_hooks, "pre_deploy", cfg, t))
            if c.strip()]   # an empty command would be a shell syntax error: `( )`
     post = [c for c in (*cfg.post_deploy, *hookmod.commands(project_hooks, "post_deploy", cfg,

@@ -13,6 +13,11 @@ Steps, in order (a failing step stops the host; the other colour is never touche
 7. record      -- release.json in the colour's directory (JSON-encoded): version, commit,
                   time, who (client user and the SSH user the host saw)
 8. post_deploy -- hooks (only if there are any)
+
+With ``[deploy] release`` the deploy runs in three phases, one script (one round trip)
+per host each: steps 1-4 on every host (:func:`install_script`), then the release command
+once, on the first host (:func:`release_script`), then steps 5-8 on every host
+(:func:`start_script`). Without it, all eight steps are one script (:func:`deploy_script`).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from essay import health
+from essay.config.app import runtime_packages
 from essay.projectcheck import module_of
 from essay.remote.script import Script, Step
 from essay.remote.shell import cmd, q, qpath, write_file
@@ -38,6 +44,8 @@ class Target:
     supervisord_conf: str       # rendered
     pre_deploy: tuple[str, ...] = ()
     post_deploy: tuple[str, ...] = ()
+    live: bool = False          # deploying into the live colour (--force): its workers run
+    web: bool = True            # a web host (serves, is health-checked); else workers only
 
 
 def venv_env(cfg, t: Target) -> str:
@@ -83,7 +91,7 @@ def install(cfg, t: Target) -> Step:
     """``NAME===VERSION`` (exact: ``==`` would also take ``VERSION+label``), then the
     installed version is checked before anything starts."""
     d = qpath(cfg.color_dir(t.color))
-    spec = (f"{cfg.name}==={t.version}", "supervisor")
+    spec = (f"{cfg.name}==={t.version}", "supervisor", *runtime_packages(cfg))
     if cfg.installer == "uv":
         line = f"uv pip install --quiet --python {d}/bin/python {cmd(*spec)}"
     else:
@@ -108,27 +116,47 @@ def supervisorctl(cfg, color: str, *args) -> str:
     return f"{d}/bin/supervisorctl -c {d}/etc/supervisord.conf {cmd(*args)}"
 
 
+def programs(cfg, color: str, workers: bool = False) -> str:
+    """Shell text: the names of the colour's web programs (or its ``worker-*`` ones), as
+    its running supervisord knows them, space-separated."""
+    match = "$1 ~ /^worker-/" if workers else "$1 !~ /^worker-/"
+    return (f"$({supervisorctl(cfg, color, 'status')} 2>/dev/null | "
+            f"awk '{match} {{print $1}}' | tr '\\n' ' ')")
+
+
 def start(cfg, t: Target) -> Step:
     """Start the colour's supervisord, or make the running one pick up the new version.
 
-    A program that does not start (``spawn error``) does not fail this step: the health
-    step then fails, saying what each process answered, supervisor's view and the logs."""
+    Workers (``worker-*``) are restarted only in the live colour: an idle colour's
+    workers stay stopped (essay.workers). A program that does not start (``spawn error``)
+    does not fail this step: the health step then fails, saying what each process
+    answered, supervisor's view and the logs."""
     d = qpath(cfg.color_dir(t.color))
     ctl = lambda *a: supervisorctl(cfg, t.color, *a)  # noqa: E731
-    return Step("start", "\n".join([
+    lines = [
         f"if {ctl('pid')} >/dev/null 2>&1; then",
         f"  {ctl('update')}",
-        f"  {ctl('restart', 'all')} || echo 'not every program started; see the health check'",
+        f"  names={programs(cfg, t.color)} || true",
+        # program names are supervisor's ([A-Za-z0-9_:-]): safe to split unquoted
+        '  if [ -n "$names" ]; then',
+        f"    {ctl('restart')} $names || echo 'not every program started; see the health check'",
+        "  fi",
         "else",
         f"  {d}/bin/supervisord -c {d}/etc/supervisord.conf",
-        "fi"]))
+        "fi"]
+    if t.live:
+        lines += [f"workers={programs(cfg, t.color, workers=True)} || true",
+                  f'[ -z "$workers" ] || {ctl("restart")} $workers']
+    return Step("start", "\n".join(lines))
 
 
 def check_health(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
     urls = health.urls(["127.0.0.1"], cfg.ports[t.color], cfg.health_path)
+    check = health.check(f"{d}/bin/python", urls, cfg.health_timeout, t.version,
+                         host=cfg.health_host)
     return Step("health", "\n".join([
-        f"if ! {health.check(f'{d}/bin/python', urls, cfg.health_timeout, t.version)}; then",
+        f"if ! {check}; then",
         f"  echo '--- supervisor status'; {supervisorctl(cfg, t.color, 'status')} || true",
         f"  for f in {d}/logs/*.log; do echo \"--- tail $f\"; tail -n 12 \"$f\"; done",
         "  exit 3", "fi"]))
@@ -172,13 +200,37 @@ def hooks(cfg, t: Target, name: str, commands) -> Step:
     return Step(name, "\n".join(lines))
 
 
-def deploy_script(cfg, t: Target) -> Script:
+def install_steps(cfg, t: Target) -> list[Step]:
     steps = [prepare(cfg, t)]
     if t.pre_deploy:
         steps.append(hooks(cfg, t, "pre_deploy", t.pre_deploy))
-    steps += [install(cfg, t), configure(cfg, t), start(cfg, t), check_health(cfg, t),
-              record(cfg, t)]
+    return steps + [install(cfg, t), configure(cfg, t)]
+
+
+def start_steps(cfg, t: Target) -> list[Step]:
+    steps = [start(cfg, t)] + ([check_health(cfg, t)] if t.web else []) + [record(cfg, t)]
     if t.post_deploy:
         steps.append(hooks(cfg, t, "post_deploy", t.post_deploy))
+    return steps
+
+
+def deploy_script(cfg, t: Target) -> Script:
     return Script(title=f"deploy {cfg.name} {t.version} into {t.color} on {t.host}",
-                  steps=tuple(steps))
+                  steps=tuple(install_steps(cfg, t) + start_steps(cfg, t)))
+
+
+def install_script(cfg, t: Target) -> Script:
+    return Script(title=f"install {cfg.name} {t.version} into {t.color} on {t.host}",
+                  steps=tuple(install_steps(cfg, t)))
+
+
+def start_script(cfg, t: Target) -> Script:
+    return Script(title=f"start {cfg.name} {t.version} in {t.color} on {t.host}",
+                  steps=tuple(start_steps(cfg, t)))
+
+
+def release_script(cfg, t: Target) -> Script:
+    """``[deploy] release``, once, in the colour's venv and environment: the new version
+    is installed, nothing of the colour has restarted yet."""
+    return Script(title=f"release {cfg.name} {t.version} ({t.color}) on {t.host}",
+                  steps=(Step("release", f"{venv_env(cfg, t)}\n( {cfg.release}\n)"),))

@@ -62,6 +62,11 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
                     r.error += ("\nto go back to a version known to be good instead: "
                                 "es rollback --to VERSION (es history shows what was live)")
         raise_for(results, command)
+        if not weight:   # the live colour changed: its workers start, the old one's stop
+            from essay import workers
+
+            first = next(iter(results.values()))
+            workers.after_flip(ctx, ex, first.value("from"), first.value("target"))
     return results
 
 

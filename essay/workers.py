@@ -1,0 +1,66 @@
+"""``[workers]``: processes that are not behind nginx, running only in the live colour.
+
+A colour's supervisord declares its workers (``worker-NAME``, ``autostart = false``), so a
+deploy into the idle colour installs and configures them without starting them. A flip
+calls :func:`after_flip`: on every ``worker`` host, one round trip that **starts the new
+live colour's workers, then stops the old colour's** (a rollback is a flip the other way,
+so it does the reverse). Start-then-stop: a queue is never left without a consumer, and if
+the new workers do not start the old ones keep running (the flip says so and fails);
+for the moment both run, consumers must tolerate a second consumer (a scheduler that
+must never run twice should hold a lock of its own). docs/deploy.md#workers.
+"""
+from __future__ import annotations
+
+from essay.deploy.commands import programs, supervisorctl
+from essay.errors import EssayError
+from essay.remote.script import Script, Step
+from essay.remote.shell import q, qpath
+
+
+def start_step(cfg, color: str) -> Step:
+    """Start ``color``'s workers (supervisord first, if it is not running)."""
+    d = qpath(cfg.color_dir(color))
+    ctl = lambda *a: supervisorctl(cfg, color, *a)  # noqa: E731
+    return Step(f"workers start {color}", "\n".join([
+        f"if [ ! -f {d}/etc/supervisord.conf ]; then echo 'nothing deployed in {color}'; "
+        "exit 0; fi",
+        f"{ctl('pid')} >/dev/null 2>&1 || {d}/bin/supervisord -c {d}/etc/supervisord.conf",
+        f"names={programs(cfg, color, workers=True)}",
+        'if [ -z "$names" ]; then echo "no workers in colour ' + color + '"; exit 0; fi',
+        f"{ctl('start')} $names",   # names: supervisor program names, [A-Za-z0-9_-] only
+        f"bad=$({ctl('status')} $names | awk '$2 != \"RUNNING\" {{print $1\" \"$2}}') || true",
+        'if [ -n "$bad" ]; then echo "workers not running: $bad"; exit 3; fi',
+        f"essay_data started {q(color)}"]))
+
+
+def stop_step(cfg, color: str) -> Step:
+    d = qpath(cfg.color_dir(color))
+    return Step(f"workers stop {color}", "\n".join([
+        f"{supervisorctl(cfg, color, 'pid')} >/dev/null 2>&1 || exit 0",
+        f"names={programs(cfg, color, workers=True)}",
+        '[ -n "$names" ] || exit 0',
+        f"{supervisorctl(cfg, color, 'stop')} $names",
+        f"essay_data stopped {q(color)}"]))
+
+
+def move_script(cfg, to: str | None, stop: str | None) -> Script:
+    """Workers to colour ``to`` (started first), away from ``stop`` (stopped after)."""
+    steps = ([start_step(cfg, to)] if to else []) + \
+            ([stop_step(cfg, stop)] if stop and stop != to else [])
+    return Script(f"workers: start {to or '-'}, stop {stop or '-'}", tuple(steps))
+
+
+def after_flip(ctx, ex, old: str | None, new: str | None) -> None:
+    """After the lbs switched from ``old`` to ``new``: move the workers. No workers in
+    essay.toml, or no change of colour: nothing runs (no round trip)."""
+    cfg = ctx.cfg
+    if not cfg.workers or not new or old == new:
+        return
+    hosts = cfg.worker_hosts()
+    results = ex.run({h: move_script(cfg, new, old or None) for h in hosts})
+    bad = [r for r in results.values() if not r.ok]
+    if bad:
+        raise EssayError(f"traffic is on {new}, but its workers did not all move: " + "; ".join(
+            f"{r.host}: {r.error}" for r in bad) + f" (es supervisor status --color {new})")
+    ctx.reporter.info(f"workers: started in {new}" + (f", stopped in {old}" if old else "") +
+                      f" on {len(hosts)} host(s)")
