@@ -100,7 +100,8 @@ COMMANDS: tuple[Command, ...] = (
             "download wheels and their dependencies into the index for offline hosts",
             (Arg("packages", "what to sync (default: the project's requirements and "
                  "supervisor)", nargs="*", metavar="PKG"),
-             Arg("--python-version", "the hosts' Python, e.g. 3.11 (default: this one's)",
+             Arg("--python-version", "the hosts' Python, e.g. 3.11.2 (default: [deploy] "
+                 "python_version, else asked of the first web host)",
                  metavar="X.Y"),
              Arg("--platform", "the hosts' platform tag, e.g. manylinux2014_x86_64",
                  metavar="TAG"))),
@@ -193,6 +194,16 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("names", "the secrets to remove", nargs="+", metavar="KEY"), *RESTART, DRY)),
     Command("secrets list", "essay.secrets.cli:cli_list",
             "secret names, and whether every web host has the same value (never values)"),
+    Command("run", "essay.run:cli_run",
+            "run a command in a colour's venv and environment on one web host",
+            (Arg("command", "the command and its arguments, after --", nargs="*",
+                 metavar="COMMAND"),
+             Arg("--color", "the colour (default: the live one)", metavar="C"),
+             Arg("--host", "the host (default: the first web host)", metavar="H")),
+            description="Run COMMAND (argv, each word quoted; `sh -c '...'` for shell) in "
+                        "a colour's venv, directory and environment on one web host, with a "
+                        "terminal when es has one. es exits with the command's status. "
+                        "Example: es run -- django-admin createsuperuser"),
     Command("supervisor", "essay.supervisor:cli_supervisor",
             "start, stop, restart or show a colour's processes on the web hosts",
             (Arg("action", "start, stop, restart or status", metavar="ACTION",

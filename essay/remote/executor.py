@@ -153,6 +153,29 @@ class Executor:
         res.seconds = time.monotonic() - start
         return res
 
+    def interactive(self, host: str, text: str, pty: bool = False) -> int:
+        """Run ``text`` (bash, built by a pure function) on ``host`` attached to this
+        terminal -- stdin, stdout and stderr; a pty when ``pty`` -- and return its exit
+        status. One exec channel (``es run``)."""
+        with self._lock:
+            self.channels[host] += 1
+        argv = ["bash", "-c", text]
+        if hostmod.is_local(host):
+            return subprocess.run(argv, cwd=os.path.expanduser("~")).returncode
+        from essay.remote.shell import cmd
+
+        try:
+            result = self._connection(host).run(cmd(*argv), pty=pty, warn=True,
+                                                echo_stdin=False)
+        except Exception as e:  # noqa: BLE001 -- a connection failure is a message
+            message = connect_error(host, e)
+            if message is None:
+                raise
+            from essay.errors import EssayError
+
+            raise EssayError(message) from None
+        return result.exited
+
     def _dry(self, host: str, script: Script) -> HostResult:
         where = "locally" if hostmod.is_local(host) else "over ssh as `bash -s`"
         self.reporter.print(f"### {host}: would run {where}:\n{script.render()}")

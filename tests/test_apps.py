@@ -1,0 +1,163 @@
+"""The application keys on the real rig: the release phase (once per deploy, on one host,
+before anything restarts; a failing one changes nothing), and workers running only in
+the live colour (a heartbeat file with its colour).
+
+Shares the session project with test_deploy/test_flip: every test makes the state it
+needs, and puts essay.toml back after."""
+import time
+
+import pytest
+
+from test_deploy import PORTS, WEB, colour_state, configured, es, ensure, marked, serving
+
+pytestmark = [pytest.mark.rig, pytest.mark.slow]
+
+# what the release command records: where, which version is being released, and what
+# colour a's first process answers at that moment (the old version: nothing restarted)
+RELEASE = ("release = \"echo $ESSAY_HOST $ESSAY_VERSION $(python -c 'import json, urllib."
+           "request as u; print(json.load(u.urlopen(\\\"http://127.0.0.1:8800/health\\\"))"
+           "[\\\"version\\\"])' 2>/dev/null || echo none) >> ~/release.log\"\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_b_live(project):
+    """Other modules deploy into colour a without --force: leave b live, as after a flip."""
+    yield
+    project.es("flip", "b")
+
+
+@pytest.fixture(scope="module")
+def versions(project):
+    """Two versions on the index."""
+    return project.build(), project.build()
+
+
+def release_log(rig):
+    return {h: rig.sh(h, "cat ~/release.log 2>/dev/null; rm -f ~/release.log",
+                      check=False).stdout.split("\n")[:-1] for h in WEB}
+
+
+def test_release_runs_once_on_the_first_host_before_anything_restarts(rig, project,
+                                                                       versions):
+    v1, v2 = versions
+    ensure(rig, project, "a", v1)
+    release_log(rig)
+    with configured(project, deploy=RELEASE):
+        marked(rig)
+        p = es(project, "deploy", v2, "--color", "a", "--force")
+        channels = {h: rig.channels(h) for h in WEB}
+    assert release_log(rig) == {"web1": [f"web1 {v2} {v1}"], "web2": []}
+    assert "release command ran on web1" in p.stdout + p.stderr
+    assert serving(rig, "a") == {v2}
+    # one round trip per host per phase: install, start; the release on web1 only
+    assert channels["web1"]["exec"] == 3 and channels["web2"]["exec"] == 2, channels
+
+
+def test_a_failing_release_leaves_both_colours_as_they_were(rig, project, versions):
+    v1, v2 = versions
+    ensure(rig, project, "a", v1)
+    ensure(rig, project, "b", v2)
+    before = {c: colour_state(rig, c) for c in "ab"}
+    with configured(project, deploy='release = "echo migrating; exit 7"\n'):
+        p = es(project, "deploy", v2, "--color", "a", "--force", ok=False)
+    assert "the release command failed on web1" in p.stdout + p.stderr
+    assert "nothing was restarted on any host" in p.stdout + p.stderr
+    assert "migrating" in p.stdout + p.stderr
+    assert {c: colour_state(rig, c) for c in "ab"} == before
+    assert serving(rig, "a") == {v1}
+
+
+WORKER = ('\n[workers]\nbeat = "while :; do echo $ESSAY_COLOR $ESSAY_VERSION '
+          '> ~/heartbeat-$ESSAY_COLOR.tmp; mv ~/heartbeat-$ESSAY_COLOR.tmp '
+          '~/heartbeat-$ESSAY_COLOR; sleep 0.2; done"\n')
+
+
+def fresh(rig, host):
+    """Colours whose heartbeat file changed in the last second on ``host``."""
+    out = rig.sh(host, "now=$(date +%s); for c in a b; do f=~/heartbeat-$c; "
+                       "[ -f $f ] && [ $((now - $(stat -c %Y $f))) -le 1 ] && echo $c; "
+                       "done; true").stdout.split()
+    return set(out)
+
+
+def test_workers_run_only_in_the_live_colour(rig, project, versions):
+    v1, v2 = versions
+    with configured(project, extra=WORKER):
+        es(project, "flip", "a", ok=None)      # whatever was live: start from a known state
+        for color, v in zip("ab", versions):
+            es(project, "deploy", v, "--color", color, "--force")
+        es(project, "flip", "b")
+        es(project, "flip", "a")               # workers follow: a started, b stopped
+        time.sleep(1.5)
+        assert {h: fresh(rig, h) for h in WEB} == {h: {"a"} for h in WEB}
+        es(project, "flip", "b")
+        time.sleep(1.5)
+        assert {h: fresh(rig, h) for h in WEB} == {h: {"b"} for h in WEB}
+        beat = rig.sh("web1", "cat ~/heartbeat-b").stdout.split()
+        assert beat == ["b", v2]
+        status = es(project, "status").stdout
+        assert "worker-beat" in status or "workers" in status, status
+        es(project, "rollback")                # the reverse
+        time.sleep(1.5)
+        assert {h: fresh(rig, h) for h in WEB} == {h: {"a"} for h in WEB}
+        # a deploy into the idle colour does not start its workers
+        es(project, "deploy", v2, "--color", "b")
+        time.sleep(1.5)
+        assert {h: fresh(rig, h) for h in WEB} == {h: {"a"} for h in WEB}
+    for color in "ab":    # the workers are gone with the key: stop what runs
+        es(project, "supervisor", "stop", "worker-beat", "--color", color, ok=None)
+    assert PORTS
+
+
+def test_es_run_in_a_colour_passes_the_exit_status_through(rig, project, versions):
+    v1, v2 = versions
+    ensure(rig, project, "a", v1)
+    ensure(rig, project, "b", v2)
+    marked(rig, WEB)
+    p = project.es("run", "--color", "a", "--", "sh", "-c",
+                   "echo $ESSAY_COLOR $ESSAY_VERSION $ESSAY_HOST; echo oops >&2; exit 3")
+    assert p.returncode == 3, p
+    assert p.stdout.strip() == f"a {v1} web1" and "oops" in p.stderr
+    assert rig.channels("web1")["exec"] == 1 and sum(rig.channels("web2").values()) == 0
+    p = project.es("run", "--color", "b", "--host", "web2", "--", "python", "-c",
+                   "import sys; print(sys.prefix)")
+    assert p.returncode == 0 and p.stdout.strip().endswith("/demo/b"), p
+    p = project.es("run", "--color", "a", "--", "python", "-c", "print('it''s; $HOME')")
+    assert p.stdout.strip() == "its; $HOME", p     # argv, not shell: nothing expanded
+    # the default colour is the live one
+    es(project, "flip", "b")
+    assert project.es("run", "--", "sh", "-c", "echo $ESSAY_COLOR").stdout.strip() == "b"
+    # bad input: refused before any round trip, one line
+    p = project.es("run", "--color", "c", "--", "true")
+    assert p.returncode != 0 and "unknown colour 'c'" in p.stderr
+    p = project.es("run", "--host", "nowhere", "--", "true")
+    assert p.returncode != 0 and "not a web or worker host" in p.stderr
+
+
+def test_es_run_gets_a_terminal_when_es_has_one(rig, project, versions):
+    import os
+    import subprocess
+
+    ensure(rig, project, "a", versions[0])
+    main, sub = os.openpty()
+    try:
+        proc = subprocess.run(project.es_argv("run", "--color", "a", "--", "sh", "-c",
+                                              "tty; exit 4"),
+                              cwd=project.path, env=project.env(), stdin=sub, stdout=sub,
+                              stderr=subprocess.DEVNULL, timeout=60)
+        os.close(sub)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(main)
+    assert proc.returncode == 4
+    assert b"/dev/pts/" in out, out
+    p = project.es("run", "--color", "a", "--", "sh", "-c", "tty || true")
+    assert "not a tty" in p.stdout
