@@ -147,25 +147,70 @@ def sync_argv(dest: Path, packages, python_version=None, platform=None) -> list[
     return argv + list(packages)
 
 
-def cli_sync(ctx, packages=None, python_version=None, platform=None) -> int:
-    """``es pypi sync``: wheels (and their dependencies) into the index's directory."""
+def hosts_python(ctx, python_version: str | None) -> tuple[str, str]:
+    """The hosts' Python version and where it came from: ``--python-version``, else
+    ``[deploy] python_version``, else the first web host, asked (one round trip)."""
     cfg = ctx.cfg
-    packages = list(packages or []) or [*project_requirements(cfg.root), *HOST_REQUIREMENTS]
+    if python_version:
+        return python_version, "--python-version"
+    if cfg.python_version:
+        return cfg.python_version, "[deploy] python_version"
+    from essay.remote.script import Script, Step
+    from essay.remote.shell import q
+
+    hosts = cfg.hosts("web")
+    if not hosts:
+        return ".".join(map(str, sys.version_info[:3])), "this machine (no web hosts)"
+    probe = q("import platform; print(platform.python_version())")
+    script = Script("python version", (Step("python", f'essay_data python "$({q(cfg.python)} '
+                                                      f'-c {probe})"'),), progress=False)
+    with ctx.executor() as ex:
+        r = ex.run({hosts[0]: script})[hosts[0]]
+    if not r.ok or not r.value("python"):
+        raise EssayError(f"cannot ask {hosts[0]} which Python it has ({r.error or 'no answer'})"
+                         "; give --python-version or set [deploy] python_version")
+    return r.value("python"), f"{hosts[0]}'s {cfg.python}"
+
+
+def cli_sync(ctx, packages=None, python_version=None, platform=None) -> int:
+    """``es pypi sync``: wheels (and their dependencies) into the index's directory,
+    resolved for the hosts' Python; then the wheels they cannot install are moved out."""
+    from essay import wheels
+    from essay.config.app import runtime_packages
+
+    cfg = ctx.cfg
+    packages = list(packages or []) or list(dict.fromkeys(
+        [*project_requirements(cfg.root), *HOST_REQUIREMENTS, *runtime_packages(cfg)]))
+    target, source = hosts_python(ctx, python_version)
+    try:
+        version = wheels.parse_version(target)
+    except ValueError as e:
+        raise EssayError(f"the hosts' Python ({source}): {e}") from None
+    here = tuple(sys.version_info[:3])
     dest = cfg.packages_dir
     dest.mkdir(parents=True, exist_ok=True)
-    ctx.reporter.info(f"syncing {', '.join(packages)} into {dest}")
+    ctx.reporter.info(f"syncing {', '.join(packages)} into {dest} for Python {target} "
+                      f"({source})")
     before = set(os.listdir(dest))
-    proc = subprocess.run(sync_argv(dest, packages, python_version, platform),
+    # the same Python here: pip resolves as for the hosts, sdists allowed
+    proc = subprocess.run(sync_argv(dest, packages, target if version != here else None,
+                                    platform),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith(("Collecting", "Saved", "File was already")):
             ctx.reporter.info("  " + line.strip())
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-10:])
-        raise EssayError(f"pip download failed for {', '.join(packages)}:\n{tail}")
+        raise EssayError(f"pip download failed for {', '.join(packages)} (Python {target}):"
+                         f"\n{tail}")
+    pruned = wheels.prune(dest, version, [platform] if platform else None)
+    for name, why in pruned:
+        ctx.reporter.warn(f"moved out of the index: {name} (Python {target}: {why})")
     added = sorted(set(os.listdir(dest)) - before)
     for f in added:
         ctx.reporter.print(f)
     ctx.reporter.outcome(f"{len(added)} new file(s) in {dest} "
-                         f"({len(os.listdir(dest))} in all)")
+                         f"({len(os.listdir(dest))} in all)" +
+                         (f"; {len(pruned)} the hosts cannot install moved to "
+                          f"{dest.name}-pruned/" if pruned else ""))
     return 0
