@@ -62,9 +62,16 @@ COMMANDS: tuple[Command, ...] = (
              Arg("--output-dir", "where to create it", default=".", metavar="DIR"),
              Arg("--remote", "git remote to add and push to", metavar="URL")),
             needs_config=False),
-    Command("init", "essay.create:cli_init",
+    Command("init", "essay.initfix:cli_init",
             "add essay.toml, fabfile.py and conf/ templates to an existing project",
-            (Arg("--no-input", "use defaults, ask nothing", flag=True),), needs_config=False),
+            (Arg("--no-input", "use defaults, ask nothing", flag=True),
+             Arg("--fix", "make the version come from [build] version_file: add "
+                 "_release.py and the pyproject.toml lines", flag=True)),
+            needs_config=False,
+            description="Add essay's files to the project here (never overwriting one), then "
+                        "say what would fail at the first build or deploy and how to fix "
+                        "it; --fix (or yes at the prompt) adds _release.py and makes the "
+                        "pyproject version dynamic."),
     Command("doctor", "essay.doctor.cli:cli_doctor",
             "check essay.toml, the project and every host; say what is wrong and how to fix it",
             needs_config=False,

@@ -329,32 +329,3 @@ def cli_create(ctx, name: str, template: str = "default", no_input: bool = False
     ctx.reporter.outcome(f"created {project.name} from the {template} template{pushed}; "
                          f"next: cd {project} && python -m pytest && es build")
     return 0
-
-
-def _project_problems(root: Path, package: str) -> list:
-    """:func:`essay.projectcheck.check` with essay.toml's package and version_file (the
-    defaults if it cannot be read: ``es doctor`` says why)."""
-    from essay import config, projectcheck
-
-    version_file = f"{package}/_release.py"
-    try:
-        cfg = config.load(path=Path(root) / config.FILENAME)
-        package, version_file = cfg.package, cfg.version_file
-    except EssayError:
-        pass
-    return projectcheck.check(Path(root), package, version_file)
-
-
-def cli_init(ctx, no_input: bool = False) -> int:
-    """``es init``: add essay's files to the project in the working directory."""
-    result = init_project(ctx.cwd, no_input=no_input)
-    for rel in result.written:
-        ctx.reporter.info(f"wrote   {rel}")
-    for rel in result.skipped:
-        ctx.reporter.info(f"skipped {rel} (exists; not overwritten)")
-    for problem in _project_problems(ctx.cwd, result.package):   # before a build fails
-        ctx.reporter.warn(str(problem))
-    ctx.reporter.outcome(f"essay files for {result.name} (package {result.package}): "
-                         f"{len(result.written)} written, {len(result.skipped)} skipped; "
-                         "review essay.toml, then es build")
-    return 0

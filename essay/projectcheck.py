@@ -92,8 +92,12 @@ def _requirement_names(deps) -> set[str]:
     return names
 
 
-def check(root: Path, package: str, version_file: str) -> list[Problem]:
-    """Every problem found in the project at ``root`` (empty: buildable)."""
+def check(root: Path, package: str, version_file: str, app: str | None = None,
+          server_installed: bool = False) -> list[Problem]:
+    """Every problem found in the project at ``root`` (empty: buildable). ``app``: the
+    entry point essay.toml names (``[deploy] app``) instead of the one the supervisord
+    template's gunicorn line names; ``server_installed``: essay installs the server into
+    every colour itself (``[deploy] server``), so it need not be a dependency."""
     root = Path(root)
     problems: list[Problem] = []
     pyproject, setup_py, setup_cfg = (root / n for n in ("pyproject.toml", "setup.py",
@@ -134,13 +138,14 @@ def check(root: Path, package: str, version_file: str) -> list[Problem]:
                 f"version_file {version_file!r}", f'set version = {{attr = "{module}.version"}} '
                 "in [tool.setuptools.dynamic], or change [build] version_file"))
 
-    module, name = entry_point(root, package)
+    module, name = app.partition(":")[::2] if app else entry_point(root, package)
+    name = name.removesuffix("()")
     path = _module_file(root, module)
     if path is None:
         problems.append(Problem(f"the WSGI entry point {module}:{name} has no module file "
                                 f"({module.replace('.', '/')}.py)",
-                                f"add {module.replace('.', '/')}.py defining {name}, or change "
-                                "the gunicorn command in conf/supervisord.conf.j2"))
+                                f"add {module.replace('.', '/')}.py defining {name}, or set "
+                                '[deploy] app = "module:callable" in essay.toml'))
     else:
         found = _defines(path, name)
         if found is None:
@@ -151,7 +156,9 @@ def check(root: Path, package: str, version_file: str) -> list[Problem]:
                                     f"(gunicorn serves {module}:{name})",
                                     f"define {name} there, e.g. `{name} = app`"))
 
-    if project:
+    if server_installed:
+        pass
+    elif project:
         if "dependencies" in (project.get("dynamic") or []):
             pass   # declared elsewhere (requirements file): cannot tell without building
         elif "gunicorn" not in _requirement_names(project.get("dependencies")):

@@ -57,7 +57,8 @@ def local_findings(cfg) -> list[Finding]:
     from essay.conf_check import check_conf
 
     out = [Finding(LOCAL, "essay.toml", True, str(cfg.path or "defaults"))]
-    problems = projectcheck.check(cfg.root, cfg.package, cfg.version_file)
+    problems = projectcheck.check(cfg.root, cfg.package, cfg.version_file, app=cfg.app,
+                                  server_installed=True)
     out += [Finding(LOCAL, "project", False, p.what, p.fix) for p in problems]
     if not problems:
         out.append(Finding(LOCAL, "project", True, "buildable (metadata, version_file, "
