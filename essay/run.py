@@ -23,8 +23,8 @@ def command_text(cfg, color: str, host: str, argv: list[str]) -> str:
     """Shell text (bash) that runs ``argv`` in the colour's directory, venv and
     environment on ``host``; pure."""
     d = qpath(cfg.color_dir(color))
-    version = (f"$({d}/bin/python -c {q('import importlib.metadata as m, sys; print(m.version(sys.argv[1]))')} "
-               f"{q(cfg.name)} 2>/dev/null)")
+    probe = q("import importlib.metadata as m, sys; print(m.version(sys.argv[1]))")
+    version = f"$({d}/bin/python -c {probe} {q(cfg.name)} 2>/dev/null)"
     why = f"nothing is deployed in colour {color} on {host} (es deploy VERSION --color {color})"
     return "\n".join([
         f"if [ ! -x {d}/bin/python ]; then echo {q(why)} >&2; exit {NOTHING_DEPLOYED}; fi",
@@ -64,5 +64,16 @@ def cli_run(ctx, command=None, color=None, host=None) -> int:
     with ctx.executor() as ex:
         color = color or live_color(ctx, ex)
         ctx.reporter.info(f"{host}, colour {color}: {cmd(*argv)}")
-        return ex.interactive(host, command_text(cfg, color, host, argv),
-                              pty=sys.stdin.isatty() and sys.stdout.isatty())
+        return ex.interactive(host, command_text(cfg, color, host, argv), pty=_terminal())
+
+
+def _terminal() -> bool:
+    """Is es attached to a terminal it controls (stdin and stdout a tty, and this process
+    in the terminal's foreground)? Then the command gets a pseudo-terminal."""
+    import os
+
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty() and \
+            os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except OSError:
+        return False

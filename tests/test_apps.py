@@ -135,16 +135,23 @@ def test_es_run_in_a_colour_passes_the_exit_status_through(rig, project, version
 
 
 def test_es_run_gets_a_terminal_when_es_has_one(rig, project, versions):
+    import fcntl
     import os
     import subprocess
+    import termios
 
     ensure(rig, project, "a", versions[0])
     main, sub = os.openpty()
     try:
+        def controlling_terminal():   # what a login shell gives es: the pty is its tty
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
         proc = subprocess.run(project.es_argv("run", "--color", "a", "--", "sh", "-c",
                                               "tty; exit 4"),
                               cwd=project.path, env=project.env(), stdin=sub, stdout=sub,
-                              stderr=subprocess.DEVNULL, timeout=60)
+                              stderr=subprocess.PIPE, timeout=60,
+                              preexec_fn=controlling_terminal)
         os.close(sub)
         out = b""
         while True:
@@ -157,7 +164,7 @@ def test_es_run_gets_a_terminal_when_es_has_one(rig, project, versions):
             out += chunk
     finally:
         os.close(main)
-    assert proc.returncode == 4
+    assert proc.returncode == 4, proc.stderr
     assert b"/dev/pts/" in out, out
     p = project.es("run", "--color", "a", "--", "sh", "-c", "tty || true")
     assert "not a tty" in p.stdout

@@ -164,9 +164,16 @@ class Executor:
             return subprocess.run(argv, cwd=os.path.expanduser("~")).returncode
         from essay.remote.shell import cmd
 
+        import sys
+
+        try:   # a tty that is not ours (no controlling terminal): invoke cannot read it
+            usable = not sys.stdin.isatty() or os.tcgetpgrp(0) == os.getpgrp()
+        except (OSError, ValueError):
+            usable = False
         try:
             result = self._connection(host).run(cmd(*argv), pty=pty, warn=True,
-                                                echo_stdin=False)
+                                                echo_stdin=False,
+                                                in_stream=None if usable else False)
         except Exception as e:  # noqa: BLE001 -- a connection failure is a message
             message = connect_error(host, e)
             if message is None:
