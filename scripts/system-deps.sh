@@ -16,6 +16,8 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)   # the .sh resource
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# PostgreSQL: the rig tests start a throwaway cluster (tests/rig_postgres.py)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "installing: ${need[*]}" >&2

@@ -74,6 +74,30 @@ def wait_port(host, port, timeout=20.0):
 
 
 @contextlib.contextmanager
+def serving(proj, workdir, prefix=None):
+    """The project's index served on the rig (``es pypi serve``) and synced (``es pypi
+    sync``); at the end, the server stopped and -- with ``prefix`` (e.g. ``~/shop``) --
+    every colour's supervisord under it on the web hosts shut down and the prefix removed."""
+    log = open(os.path.join(workdir, "pypiserver.log"), "w")
+    server = subprocess.Popen([sys.executable, "-m", "essay", "pypi", "serve", "--host",
+                               proj.rig.index_address, "--port", str(proj.port)],
+                              cwd=proj.path, env=proj.env(), stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        wait_port(proj.rig.index_address, proj.port)
+        proj.es("pypi", "sync", check=True, timeout=900)
+        yield proj
+    finally:
+        for h in proj.rig.web if prefix else []:
+            proj.rig.sh(h, f"for d in {prefix}/*/; do [ -x \"$d/bin/supervisorctl\" ] && "
+                           "\"$d/bin/supervisorctl\" -c \"$d/etc/supervisord.conf\" shutdown; "
+                           f"done; rm -rf {prefix}", check=False)
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+@contextlib.contextmanager
 def running_project(rig, workdir, name="demo"):
     """Create the project in ``workdir``, serve its index on the rig, sync; yield it."""
     from essay.create import create
@@ -81,15 +105,5 @@ def running_project(rig, workdir, name="demo"):
     path = create(name, output_dir=str(workdir), no_input=True)
     proj = Project(rig, path, free_port())
     proj.write_config()
-    log = open(os.path.join(workdir, "pypiserver.log"), "w")
-    server = subprocess.Popen([sys.executable, "-m", "essay", "pypi", "serve", "--host",
-                               rig.index_address, "--port", str(proj.port)], cwd=path,
-                              env=proj.env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_port(rig.index_address, proj.port)
-        proj.es("pypi", "sync", check=True)
+    with serving(proj, workdir) as proj:
         yield proj
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()

@@ -1,20 +1,28 @@
 """Django settings for {{ cookiecutter.project_name }}.
 
-Anything that differs between a laptop and a server comes from the environment. On the
-hosts, secrets come from ``es secrets set`` (essay's docs/secrets.md): every process
-essay starts runs through the colour's ``essay-exec``, which exports them.
+Anything that differs between a laptop and a server comes from the environment -- on the
+hosts, from essay's secrets (``es secrets``), never from a file in git:
 
-* ``SECRET_KEY``     -- required in production (``DJANGO_SECRET_KEY`` is read too); the
-                        same value on every host and colour, or sessions break at a flip
-* ``DATABASE_URL``   -- e.g. ``postgres://user:password@host:5432/name`` or
-                        ``sqlite:////srv/demo/db.sqlite3``; no database when unset
-* ``DJANGO_DEBUG=1`` -- debug pages; never on a public host
+* ``DATABASE_URL``       -- e.g. ``postgres://user:password@db.internal:5432/{{ cookiecutter.package_name }}``;
+  without it, a SQLite file ``db.sqlite3`` in the working directory (development only)
+* ``SECRET_KEY``         -- required in production (``DJANGO_SECRET_KEY`` is read too); the
+  same value on every host and colour, or sessions break at a flip
+* ``DJANGO_ALLOWED_HOSTS`` -- comma-separated host names nginx passes on (default ``*``)
+* ``DJANGO_CSRF_TRUSTED_ORIGINS`` -- comma-separated origins, e.g. ``https://example.com``
+* ``DJANGO_DEBUG=1``     -- debug pages; never on a public host
 
-``python -m {{ cookiecutter.package_name }} check --deploy`` reviews them for production;
-https://docs.djangoproject.com/en/stable/ref/settings/ lists every setting.
+Static files are collected per colour when the colour's processes start (wsgi.py) and
+served by WhiteNoise with hashed names; ``/media/`` (uploads) lives outside the colours.
+essay's docs/django.md explains both. ``python -m {{ cookiecutter.package_name }} check --deploy``
+reviews the settings for production.
 """
 import os
-from urllib.parse import unquote, urlsplit
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
 
 # INSECURE FALLBACK, FOR DEVELOPMENT ONLY: it is in git, so anyone can forge signed data
 # with it. `es secrets set SECRET_KEY` puts the real one on every host.
@@ -23,38 +31,76 @@ SECRET_KEY = (os.environ.get("SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY"
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "").lower() in ("1", "true", "yes", "on")
 
-# nginx in front decides which host names reach the app.
-ALLOWED_HOSTS = ["*"]
+
+def _list(name, default=""):
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
 
+# nginx passes the client's Host header on; name the hosts you serve in production.
+# essay's health checks send [deploy] health_host: keep it in this list.
+ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", "*")
+CSRF_TRUSTED_ORIGINS = _list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# behind the lb: trust its X-Forwarded-Proto for "is this request https?"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-def database(url: str) -> dict:
-    """``DATABASE_URL`` -> a DATABASES entry (postgres://, postgresql://, sqlite:///)."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:] or ":memory:"}
-    if parts.scheme in ("postgres", "postgresql"):
-        return {"ENGINE": "django.db.backends.postgresql", "NAME": parts.path.lstrip("/"),
-                "USER": unquote(parts.username or ""), "PASSWORD": unquote(parts.password or ""),
-                "HOST": parts.hostname or "", "PORT": str(parts.port or "")}
-    raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r} "
-                     "(postgres://, postgresql:// or sqlite:///)")
-
-
-# No apps that need a database yet; add them when you do.
-INSTALLED_APPS = []
-DATABASES = {"default": database(os.environ["DATABASE_URL"])} \
-    if os.environ.get("DATABASE_URL") else {}
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "{{ cookiecutter.package_name }}.urls"
 WSGI_APPLICATION = "{{ cookiecutter.package_name }}.wsgi.application"
+
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+# The database lives outside the colours: both colours use the same one, so migrations
+# must suit the old and the new code at once (expand/contract: essay's docs/deploy.md).
+DATABASES = {"default": dj_database_url.config(default="sqlite:///db.sqlite3",
+                                               conn_max_age=60)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# On a host, sys.prefix is the colour's virtualenv, {prefix}/{colour}: static files go
+# next to the colours, in {prefix}/static, shared by both (hashed names never collide), so
+# a page from either colour finds its assets during a flip. Each colour keeps its own
+# manifest. Elsewhere (a checkout), ./staticfiles.
+ON_HOST = "ESSAY_COLOR" in os.environ
+STATIC_URL = "/static/"
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or (
+    str(Path(sys.prefix).parent / "static") if ON_HOST else str(Path.cwd() / "staticfiles"))
+# a colour finds files the other colour collected after it started (one stat per request)
+WHITENOISE_AUTOREFRESH = ON_HOST or DEBUG
+# uploads: outside the colours; with several web hosts, on storage they share (docs/django.md)
+MEDIA_URL = "/media/"
+MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT") or (
+    str(Path(sys.prefix).parent / "media") if ON_HOST else str(Path.cwd() / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "{{ cookiecutter.package_name }}.storage.ColourManifestStorage"},
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

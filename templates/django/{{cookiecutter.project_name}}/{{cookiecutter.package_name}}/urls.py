@@ -1,4 +1,6 @@
-"""URL routes: ``/`` and ``/health``. Django answers 404 for anything else."""
+"""URL routes: ``/``, ``/health``, ``/db`` (reads the database) and ``/admin/``. Django
+answers 404 for anything else. Static files are served by WhiteNoise (settings.py)."""
+from django.contrib import admin
 from django.urls import path
 
 from . import views
@@ -6,4 +8,6 @@ from . import views
 urlpatterns = [
     path("", views.index, name="index"),
     path("health", views.health, name="health"),
+    path("db", views.db, name="db"),
+    path("admin/", admin.site.urls),
 ]

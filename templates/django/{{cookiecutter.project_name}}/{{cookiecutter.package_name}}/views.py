@@ -2,7 +2,9 @@
 
 * ``GET /``       -- a small HTML page naming the app and its version
 * ``GET /health`` -- JSON that essay polls after a deploy and before a flip; it must
-  answer 200 quickly and say which version this process runs
+  answer 200 quickly and say which version this process runs (it does not touch the
+  database: a slow database must not make both colours unhealthy at once)
+* ``GET /db``     -- JSON read from the database: the migrations applied and the users
 """
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
@@ -27,3 +29,14 @@ def index(request):
 def health(request):
     return JsonResponse({"status": "ok", "name": NAME, "version": _release.version,
                          "commit": _release.commit})
+
+
+@require_safe
+@never_cache
+def db(request):
+    from django.contrib.auth import get_user_model
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return JsonResponse({"migrations": MigrationRecorder.Migration.objects.count(),
+                         "users": get_user_model().objects.count(),
+                         "version": _release.version})
