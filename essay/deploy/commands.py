@@ -233,4 +233,4 @@ def release_script(cfg, t: Target) -> Script:
     """``[deploy] release``, once, in the colour's venv and environment: the new version
     is installed, nothing of the colour has restarted yet."""
     return Script(title=f"release {cfg.name} {t.version} ({t.color}) on {t.host}",
-                  steps=(Step("release", f"{venv_env(cfg, t)}\n( {cfg.release}\n)"),))
+                  steps=(hooks(cfg, t, "release", (cfg.release,)),))   # as a hook runs
