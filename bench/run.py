@@ -8,7 +8,8 @@ root), a project with its own pypiserver, and measures:
 * ``es rollback`` wall time against a bare OpenSSH ``ssh lb true`` and ``ssh lb <reload>``;
 * deploy to 1 host against 16 hosts (install cached), and client CPU per host;
 * ``es build --no-upload`` against ``python -m build`` (bench/bench_build.py);
-* the install step with uv against pip (fresh colour, warm caches).
+* the install step with uv against pip (fresh colour, warm caches);
+* a deploy with ``[deploy] release`` (three phases) against one without (one script).
 
 Every figure is a ratio or a count of two things measured in this run. It never fails on
 a number: it prints the table (Markdown) and exits 0. ``--quick`` does fewer rounds.
@@ -147,6 +148,19 @@ def main(quick: bool = False) -> int:
         rows.append(("client CPU per host per deploy",
                      f"{statistics.median(cpu16) / n * 1000:.0f} ms",
                      f"goal ≤ 30 ms; whole es process over {n} hosts"))
+
+        # -- [deploy] release: three phases (install, release once, start) against one ----
+        one_phase, three = [], []
+        for _ in range(max(2, rounds - 2)):
+            set_deploy(proj, release="")
+            one_phase.append(timed(lambda: es("deploy", v1, "--color", "a", "--force"))[0])
+            set_deploy(proj, release="true")
+            three.append(timed(lambda: es("deploy", v1, "--color", "a", "--force"))[0])
+        set_deploy(proj, release="")
+        rows.append((f"deploy to {n} hosts with `[deploy] release` / without (wall, warm)",
+                     f"{statistics.median(three) / statistics.median(one_phase):.2f}×",
+                     f"one more round trip per host, one release; {statistics.median(three):.1f}"
+                     f" s vs {statistics.median(one_phase):.1f} s"))
 
         # -- uv against pip: fresh colour directory, caches warm --------------------------
         set_web(proj, ["web1"])
