@@ -70,8 +70,8 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     if color is not None:  # refused before any round trip, even the lb's
         check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)
-    targets = None if retry_failed else \
-        deploy_hosts(cfg, role, hosts, rep) if cfg.workers else pick_hosts(cfg, role, hosts, rep)
+    pick = deploy_hosts if cfg.workers else pick_hosts
+    targets = None if retry_failed else pick(cfg, role, hosts, rep)
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
     if retry_failed:
         color, targets = retry.plan(cfg, resolved, color, hosts)
