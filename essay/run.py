@@ -13,6 +13,7 @@ import sys
 from essay.deploy.cli import pick_hosts
 from essay.errors import UsageError
 from essay.remote.shell import cmd, q, qpath
+from essay.secrets.host import exec_line
 from essay.validate import check_color, check_host
 
 #: exit status of ``es run`` when the colour has nothing deployed on the host
@@ -31,7 +32,8 @@ def command_text(cfg, color: str, host: str, argv: list[str]) -> str:
         f"cd {d} && . {d}/bin/activate",
         f"export ESSAY_VERSION={version} ESSAY_COLOR={q(color)} ESSAY_HOST={q(host)} "
         f"ESSAY_PORT={q(cfg.colors[color])}",
-        f"exec {cmd(*argv)}"])
+        # through the colour's exec wrapper: the secrets and the colour's ESSAY_* variables
+        f"exec {exec_line(cfg, color, *argv)}"])
 
 
 def live_color(ctx, ex) -> str:

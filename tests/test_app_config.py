@@ -75,7 +75,7 @@ def test_the_template_serves_the_app_with_the_server():
     assert programs(conf) == ["web-0", "web-1", "worker-mail"]
     assert re.search(r"--worker-class gthread --threads 8 --keep-alive \d+ --graceful-timeout "
                      r"\d+ httpbin:app\n", conf), conf
-    assert "command = /bin/sh -c 'python -m m --pct 5%%'\n" in conf   # supervisord's %
+    assert "bin/essay-exec /bin/sh -c 'python -m m --pct 5%%'\n" in conf   # supervisord's %
     worker = conf.split("[program:worker-mail]")[1]
     assert "autostart = false" in worker and 'ESSAY_VERSION="1.0"' in worker
     asgi = render.supervisord_conf(load({"server": "uvicorn", "app": "demo.asgi:application"}),
