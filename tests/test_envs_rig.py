@@ -132,6 +132,8 @@ def test_staging_deploy_and_flip_open_no_channel_on_production_hosts(rig2, env):
     assert not (Path(rig2.home_of("lb2")) / STATE).exists()   # production never touched
     rows = history(rig2, "lb", "staging")
     assert [r[2] for r in rows] == ["deploy", "flip"] and {r[8] for r in rows} == {"staging"}
+    hist = es(env, "-e", "staging", "history").stdout
+    assert hist.splitlines()[0].split()[-1] == "env" and hist.splitlines()[-1].rstrip().endswith("staging")
     st = es(env, "-e", "staging", "status")
     assert st.stdout.startswith("environment: staging\n")
     assert "environment" not in es(env, "status", code=1).stdout   # none chosen: refused
@@ -230,3 +232,31 @@ def test_secrets_reach_the_app_and_never_leak(rig2, env):
         == {"both"}
     p = es(env, "-e", "production", "secrets", "set", "ESSAY_COLOR=x", code=2)
     assert "reserved" in p.stderr
+
+
+def test_secrets_change_on_every_host_or_none_and_list_compares(rig2, env):
+    """Across two web hosts (a second essay.toml without environments naming both):
+    a host that cannot stage leaves every host unchanged; list tells missing/differs."""
+    both = env.path / "both.toml"
+    both.write_text(rig2.essay_toml("demo", index_url=env.index_url,
+                                    upload_url=f"http://{rig2.index_address}:{env.port}/"))
+    files = {h: Path(rig2.home_of(h)) / "demo" / "secrets.env" for h in ("web1", "web2")}
+    before = {h: f.read_bytes() if f.exists() else None for h, f in files.items()}
+    rig2.sh("web1", "chmod 555 ~/demo")     # web1 cannot stage a new file
+    try:
+        p = es(env, "-c", both, "secrets", "set", "OTHER=1", code=1)
+        assert "not changed on any host" in p.stderr and "web1" in p.stderr
+    finally:
+        rig2.sh("web1", "chmod 755 ~/demo")
+    assert {h: f.read_bytes() if f.exists() else None for h, f in files.items()} == before
+    assert not list((Path(rig2.home_of("web2")) / "demo").glob("secrets.env.essay-stage-*"))
+    p = es(env, "-c", both, "secrets", "list")
+    assert "missing on web1" in p.stdout          # production's value is on web2 only
+    es(env, "-c", both, "secrets", "set", "ECHO_TEST_VALUE=same")
+    p = es(env, "-c", both, "secrets", "list")
+    assert "same on every host" in p.stdout and "same" not in p.stdout.replace(
+        "same on every host", "")
+    rig2.sh("web1", "printf 'ECHO_TEST_VALUE=%s\\n' \"$(printf other | base64)\" "
+                    "> ~/demo/secrets.env")
+    p = es(env, "-c", both, "secrets", "list", code=1)
+    assert "DIFFERS between hosts" in p.stdout
