@@ -78,7 +78,7 @@ def cli_promote(ctx, from_, to, version=None, force=False, flip=False, message=N
         raise UsageError(f"--from and --to are both {from_!r}: promote between two "
                          "environments")
     src, dst = ctx.for_env(from_), ctx.for_env(to)
-    src.cfg, dst.cfg   # both names checked (unknown: refused with the list) before anything
+    _ = (src.cfg, dst.cfg)   # both names checked (unknown: refused with the list) first
     live, previous = tested(src)
     version = choose_version(src.cfg, live, previous, version, force)
     rep = ctx.reporter

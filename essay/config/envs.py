@@ -29,9 +29,9 @@ def merge(base: dict, override: dict, where: str = "") -> dict:
     for key, value in override.items():
         here = f"{where}.{key}" if where else key
         if key in base and isinstance(base[key], dict) != isinstance(value, dict):
-            raise ConfigError(f"[env.{here}] is {'a table' if isinstance(value, dict) else 'a value'}"
-                              f", but [{here.split('.', 1)[-1]}] at the top level is "
-                              f"{'a table' if isinstance(base[key], dict) else 'a value'}")
+            kind = lambda v: "a table" if isinstance(v, dict) else "a value"  # noqa: E731
+            raise ConfigError(f"[env.{here}] is {kind(value)}, but [{here.split('.', 1)[-1]}] "
+                              f"at the top level is {kind(base[key])}")
         out[key] = merge(base[key], value, here) if isinstance(value, dict) and key in base \
             else value
     return out

@@ -13,10 +13,10 @@ import sys
 
 from essay.deploy.cli import pick_hosts
 from essay.errors import EssayError, UsageError
+from essay.remote.script import Script
 from essay.secrets.commands import (abort_script, commit_script, list_script, restart_step,
                                     stage_script)
 from essay.secrets.host import check_name, secrets_path
-from essay.remote.script import Script
 
 
 def parse_pairs(pairs, stdin=None) -> dict[str, str]:
@@ -110,8 +110,12 @@ def _restart(ctx, hosts, live: bool):
 
 
 def cli_set(ctx, pairs, restart=False, live=False, dry_run=False) -> int:
+    from essay import config
+
     if live and not restart:
         raise UsageError("--live goes with --restart (restart the live colour too)")
+    config.require(ctx.cfg)                 # refused before a value is asked for
+    pick_hosts(ctx.cfg, "web", None)
     values = parse_pairs(pairs)
     return _change(ctx, values, [], restart, live, dry_run, f"set {', '.join(values)}")
 
