@@ -81,10 +81,16 @@ def secrets_of(settings) -> list[str]:
 
 def execute(settings, store, job_id: int, worker: str):
     """Run job ``job_id`` (called by a queue worker)."""
+    said = False
     while not store.claim(job_id, worker):
         job = store.job(job_id)
         if job is None or job.state != "queued":
             return
+        if not said:
+            store.log(job_id, f"waiting on {worker}: an earlier job of environment "
+                              f"{job.env or 'default'} runs or waits")
+            said = True
+        store.beat(job_id, worker)
         time.sleep(0.2)   # another job of this environment runs, or an older one waits
     job = store.job(job_id)
     stop = threading.Event()

@@ -198,10 +198,12 @@ class Store:
                                      worker=worker)).rowcount
             return bool(done)
 
-    def beat(self, job_id: int):
+    def beat(self, job_id: int, worker: str | None = None):
+        """The job's worker is alive (a queued job: its worker waits for its turn)."""
+        values = {"heartbeat": time.time(), **({"worker": worker} if worker else {})}
         with self.session() as s, s.begin():
-            s.execute(update(Job).where(Job.id == job_id, Job.state == "running")
-                      .values(heartbeat=time.time()))
+            s.execute(update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE))
+                      .values(**values))
 
     def finish(self, job_id: int, state: str, outcome: str):
         with self.session() as s, s.begin():
@@ -209,10 +211,12 @@ class Store:
                       .values(state=state, outcome=outcome, finished=time.time()))
 
     def stale(self, after: float) -> list[Job]:
-        """Running jobs whose worker stopped beating ``after`` seconds ago: marked lost."""
+        """Jobs whose worker stopped beating ``after`` seconds ago, running or waiting for
+        their turn (else a dead worker's waiting job would hold its environment): lost."""
         lost = []
         with self.session() as s, s.begin():
-            for job in s.scalars(select(Job).where(Job.state == "running",
+            for job in s.scalars(select(Job).where(Job.state.in_(ACTIVE),
+                                                   Job.heartbeat.is_not(None),
                                                    Job.heartbeat < time.time() - after)):
                 job.state, job.finished = "lost", time.time()
                 job.outcome = f"lost: its worker {job.worker} stopped answering"
