@@ -23,6 +23,7 @@ import threading
 
 from essay.remote import hosts as hostmod
 
+IDLE_WAKEUP = 1.0   # seconds between the transport thread's checks while nothing arrives
 _keys: dict[str, tuple[tuple, object]] = {}
 _keys_lock = threading.Lock()
 
@@ -126,6 +127,11 @@ def open_connection(host: str, ssh_config, connect_timeout: float, accept_new: b
     had = name in mine
     conn.client.set_missing_host_key_policy(AutoAddPolicy() if accept_new else RejectPolicy())
     conn.open()
+    # paramiko's transport thread wakes every 0.1 s to see whether it should stop: over a
+    # long deploy that is most of the client's CPU per host (measured: 3.1 ms per host
+    # per 10 s). Closing does not wait for it (the packetizer is closed first), so 1 s
+    # costs nothing but 10 times fewer wake-ups.
+    conn.client.get_transport().sock.settimeout(IDLE_WAKEUP)
     if accept_new and not had:
         key = conn.client.get_transport().get_remote_server_key()
         with lock:  # hosts connect in parallel: one writer at a time
