@@ -71,7 +71,8 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
         check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)
     pick = deploy_hosts if cfg.workers else pick_hosts
-    targets = None if retry_failed else pick(cfg, role, hosts, rep)
+    targets = retry.plan(cfg, None, color, hosts)[1] if retry_failed else \
+        pick(cfg, role, hosts, rep)   # nothing to retry: refused before asking the index
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
     if retry_failed:
         color, targets = retry.plan(cfg, resolved, color, hosts)

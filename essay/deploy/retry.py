@@ -39,21 +39,22 @@ def load(cfg) -> dict | None:
 
 def plan(cfg, version: str, color: str | None, hosts: str | None) -> tuple[str, list[str]]:
     """The colour and hosts to retry: the last deploy's colour and its failed hosts.
-    Refused (one line, before any round trip) when there is nothing to retry or the
+    ``version`` None: check only that there is something to retry. Refused (one line, before any round trip) when there is nothing to retry or the
     version or colour is not the last deploy's."""
     if hosts:
         raise UsageError("--retry-failed and --hosts do not go together: the retry picks the "
                          "hosts (those that failed last time)")
     last = load(cfg)
     if last is None:
-        raise UsageError(f"--retry-failed: no deploy recorded in {STATE_DIR}/{FILE}; "
+        raise UsageError(f"--retry-failed: no deploy recorded in "
+                         f"{os.path.relpath(path(cfg), cfg.root)}; "
                          "run `es deploy VERSION` first")
     failed = [h for h, outcome in last["hosts"].items() if outcome != "ok"]
     what = f"{last['version']} into colour {last['color']}"
     if not failed:
         raise UsageError(f"--retry-failed: the last deploy ({what}) failed on no host; "
                          "nothing to retry")
-    if version != last["version"]:
+    if version is not None and version != last["version"]:
         raise UsageError(f"--retry-failed: version {version} is not the last deploy's "
                          f"({what}); retry with `es deploy {last['version']} --retry-failed`")
     if color and color != last["color"]:
