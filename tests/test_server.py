@@ -202,3 +202,22 @@ def test_gitlab_and_gitea_pushes_start_a_pipeline(server, provider, headers):
     status, out, _ = b.request(f"/hooks/{provider}", body, signed)
     assert status == 202 and json.loads(out)["job"], out
     assert b.request(f"/hooks/{provider}", body, signed)[0] == 200       # replayed
+
+
+def test_the_secret_file_must_be_0600_and_the_variable_wins(tmp_path, monkeypatch):
+    from essay.config import from_dict
+    from essay.config.reader import ConfigError
+    from essay.server.settings import SECRET_VAR, load
+
+    f = tmp_path / "hook.secret"
+    f.write_text("from-file\n")
+    cfg = from_dict({"project": {"name": "demo"}, "server": {"secret_file": str(f)}},
+                    tmp_path / "essay.toml")
+    monkeypatch.delenv(SECRET_VAR, raising=False)
+    f.chmod(0o644)
+    with pytest.raises(ConfigError, match="0644, expected 0600"):
+        load(cfg).secret()
+    f.chmod(0o600)
+    assert load(cfg).secret() == b"from-file"
+    monkeypatch.setenv(SECRET_VAR, "from-env")
+    assert load(cfg).secret() == b"from-env"
