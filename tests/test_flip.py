@@ -733,7 +733,7 @@ def test_history_shows_every_step(rig, project, deployed):
     p = es(project, "history", "--lines", "500")
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["time", "who", "command", "from", "to", "outcome", "detail",
-                                "message"]
+                                "message", "env"]
     rows = history(rig)
     assert len(lines) == len(rows) + 2                   # header, rule, one line per entry
     seen = {(r[2], r[5]) for r in rows}
