@@ -107,3 +107,9 @@ def test_summary_failed_hosts_first_with_a_reason_and_counts_by_outcome():
     assert summary.counts(results) == \
         "4 hosts: 1 ok, 3 failed (2 unreachable, 1 failed at install)"
     assert summary.counts({"web1": results["web1"]}) == "1 host: 1 ok, 0 failed"
+
+
+def test_a_long_host_list_fits_one_line():
+    hosts = [f"web{i}" for i in range(1, 101)]
+    assert summary.names(hosts) == "web1, web2, web3, … 94 more …, web98, web99, web100"
+    assert summary.names(hosts[:12]) == ", ".join(hosts[:12])

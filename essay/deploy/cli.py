@@ -85,7 +85,7 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
         try:
             color = choose_color(cfg, color, session.live, force)
             rep.info(f"deploying {cfg.name} {resolved} into colour {color} on "
-                     f"{len(targets)} host(s): {', '.join(targets)}")
+                     f"{len(targets)} host(s): {summary.names(targets)}")
             timer = Timer()
             results, released = phases.run(ex, cfg, {
                 h: _target(cfg, h, color, resolved, profile, session.op.user, project_hooks,

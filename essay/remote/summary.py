@@ -52,3 +52,12 @@ def counts(results: dict[str, HostResult]) -> str:
     detail = ", ".join(f"{n} {k}" for k, n in sorted(by.items(), key=lambda kv: -kv[1]))
     return (f"{len(results)} host{'s' if len(results) != 1 else ''}: {ok} ok, {failed} failed"
             + (f" ({detail})" if detail else ""))
+
+
+def names(hosts: list[str], few: int = 6) -> str:
+    """Hosts for one line: all of them when few, else the first and last few and a count
+    (``web1, web2, web3, … 94 more …, web98, web99, web100``)."""
+    if len(hosts) <= 2 * few:
+        return ", ".join(hosts)
+    return ", ".join([*hosts[:few // 2], f"… {len(hosts) - 2 * (few // 2)} more …",
+                      *hosts[-(few // 2):]])
