@@ -742,6 +742,7 @@ def test_history_shows_every_step(rig, project, deployed):
                  ("release", "rolled back"), ("lock break", "broken")]:
         assert want in seen, want
     assert {r[1] for r in rows} == {holder(project)}     # who ran it (user@host)
+    assert {r[8] for r in rows if len(r) > 8} == {"-"}   # no [env.*]: no environment
     assert "release one" in p.stdout and "it was stale" in p.stdout
     tail = es(project, "history", "--lines", "2").stdout.splitlines()
     assert len(tail) == 4 and [t.split() for t in tail[2:]] == [t.split() for t in lines[-2:]]
