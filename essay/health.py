@@ -141,3 +141,77 @@ def parse(values: list[str]) -> dict[str, str]:
         url, _, rest = v.partition(" ")
         out[url] = rest
     return out
+
+
+_OWNERS = r'''
+import os, sys
+color, ports = sys.argv[2], [int(p) for p in sys.argv[3:]]
+try:
+    sup = int(sys.argv[1])
+except ValueError:
+    sup = None
+listening = {}                                  # socket inode -> (port, uid)
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        rows = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for row in rows:
+        f = row.split()
+        port = int(f[1].rsplit(":", 1)[1], 16)
+        if f[3] == "0A" and port in ports:     # 0A: LISTEN
+            listening[f[9]] = (port, int(f[7]))
+holders = {p: set() for p in ports}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        for fd in os.listdir("/proc/%s/fd" % pid):
+            link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+            if link.startswith("socket:[") and link[8:-1] in listening:
+                holders[listening[link[8:-1]][0]].add(int(pid))
+    except OSError:
+        pass
+def parent(pid):
+    try:
+        return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+def ours(pid):
+    while pid > 1:
+        if pid == sup:
+            return True
+        pid = parent(pid)
+    return False
+def describe(pid):
+    try:
+        cmd = open("/proc/%d/cmdline" % pid, "rb").read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        cmd = "?"
+    return "pid %d (%s)" % (pid, cmd[:160])
+bad = 0
+for port in ports:
+    pids = sorted(holders[port])
+    uids = sorted({u for p, u in listening.values() if p == port})
+    if any(ours(p) for p in pids):
+        print("port %d: served by colour %s's processes (supervisord pid %s)" % (port, color, sup))
+        continue
+    bad += 1
+    if pids:
+        who = ", ".join(describe(p) for p in pids[:3])
+    elif uids:
+        who = "a process of uid %s (another user: not visible here)" % ",".join(map(str, uids))
+    else:
+        who = "nobody: nothing listens there"
+    print("port %d: held by %s, not by colour %s's supervisord (pid %s)" % (port, who, color, sup))
+    print("::essay:: data foreign_port %d %s" % (port, who))
+sys.exit(3 if bad else 0)
+'''.strip()
+
+
+def owners(python: str, supervisord_pid_word: str, color: str, ports) -> str:
+    """Shell text that checks every port in ``ports`` is listened on by a process of the
+    colour's own supervisord (a descendant of its pid, by /proc; ``supervisord_pid_word``
+    is a shell word the builder writes, e.g. ``"$(supervisorctl pid)"``); exits 3
+    naming the port and who holds it otherwise -- an earlier install's processes answering
+    the health check in place of ones that could not bind."""
+    return " ".join([python, "-c", q(_OWNERS), supervisord_pid_word, q(color),
+                     *map(q, map(str, ports))])

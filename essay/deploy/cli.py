@@ -48,16 +48,28 @@ def pick_hosts(cfg, role: str, hosts: str | None, reporter=None) -> list[str]:
     return chosen
 
 
-def choose_color(cfg, color: str | None, live: str, force: bool) -> str:
+def choose_color(cfg, color: str | None, live: str, force: bool, canary: str = "") -> str:
+    """The colour to deploy into: ``color``, else the one neither live nor taking canary
+    traffic. Refuses the live colour and the canary colour (both serve users) unless
+    ``force``."""
     if color is not None:
         check_color(color, list(cfg.colors))
     else:
-        color = next((c for c in cfg.colors if c != live), cfg.first_color()) if live \
-            else cfg.first_color()
+        color = next((c for c in cfg.colors if c not in (live, canary)), cfg.first_color()) \
+            if live else cfg.first_color()
     if live and color == live and not force:
         raise UsageError(f"colour {color} is live: deploying into it would change what "
                          "users are served. Deploy into the idle colour, or add --force")
+    if canary and color == canary and not force:
+        raise UsageError(f"colour {color} takes canary traffic: deploying into it would "
+                         "change what users are served. `es rollback` ends the canary; or "
+                         "add --force")
     return color
+
+
+def canary_color(session) -> str:
+    """The colour taking canary traffic on any lb ('' if none)."""
+    return next((s.canary[0] for s in session.states.values() if s.canary), "")
 
 
 def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
@@ -83,7 +95,7 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
         if own:
             session.begin(read_only=dry_run)
         try:
-            color = choose_color(cfg, color, session.live, force)
+            color = choose_color(cfg, color, session.live, force, canary_color(session))
             rep.info(f"deploying {cfg.name} {resolved} into colour {color} on "
                      f"{len(targets)} host(s): {summary.names(targets)}")
             timer = Timer()
@@ -107,6 +119,12 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
         for r in failed:
             if released is None or released.ok or r.host == released.host:
                 rep.print(f"\n{failure(r)}")
+        unversioned = [h for h, r in results.items()
+                       if r.ok and any(v.endswith(" ?") for v in r.data.get("healthy", []))]
+        if unversioned:
+            rep.warn(f"{', '.join(unversioned)}: {cfg.health_path} answers without a version, "
+                     "so deploy and flip can only check for a 200, not for this version; "
+                     'make it answer JSON with "version" (docs/deploy.md#health-without-a-version)')
         outcome = "failed" if failed else "ok"
         detail = f"{len(results) - len(failed)} of {len(results)} hosts ok; failed: " \
             f"{', '.join(r.host for r in failed)}" if failed else \

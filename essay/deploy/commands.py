@@ -151,12 +151,20 @@ def start(cfg, t: Target) -> Step:
 
 
 def check_health(cfg, t: Target) -> Step:
+    """Every process answers 200 with the version, and the ports are held by this
+    colour's own supervisord's processes (not an earlier install's, answering for them)."""
     d = qpath(cfg.color_dir(t.color))
-    urls = health.urls(["127.0.0.1"], cfg.ports[t.color], cfg.health_path)
+    ports = cfg.ports[t.color]
+    urls = health.urls(["127.0.0.1"], ports, cfg.health_path)
     check = health.check(f"{d}/bin/python", urls, cfg.health_timeout, t.version,
                          host=cfg.health_host)
+    sup = f'"$({supervisorctl(cfg, t.color, "pid")} 2>/dev/null)"'
+    owners = health.owners(f"{d}/bin/python", sup, t.color, ports)
     return Step("health", "\n".join([
-        f"if ! {check}; then",
+        f"ok=1; {check} || ok=0",
+        f'if [ "$ok" = 1 ]; then {owners} || ok=0',
+        f"else echo '--- who holds the ports'; {owners} || true; fi",
+        'if [ "$ok" = 0 ]; then',
         f"  echo '--- supervisor status'; {supervisorctl(cfg, t.color, 'status')} || true",
         f"  for f in {d}/logs/*.log; do echo \"--- tail $f\"; tail -n 12 \"$f\"; done",
         "  exit 3", "fi"]))
