@@ -123,7 +123,8 @@ COMMANDS: tuple[Command, ...] = (
              Arg("--parallel", "hosts at once (default: [deploy] parallel)", type=int,
                  metavar="N"),
              MESSAGE, DRY,
-             Arg("--force", "allow deploying into the live colour", flag=True),
+             Arg("--force", "allow deploying into the live or the canary colour",
+                 flag=True),
              Arg("--retry-failed", "only the hosts the last deploy of VERSION failed on "
                  "(recorded in .essay/last-deploy.json), into the same colour", flag=True))),
     Command("flip", "essay.flip.cli:cli_flip",
@@ -137,6 +138,10 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("--to", "instead: deploy this older version into the idle colour and flip "
                  "to it", metavar="VERSION"),
              MESSAGE, DRY)),
+    Command("nginx apply", "essay.flip.apply:cli_apply",
+            "put the rendered site config on every lb: tested everywhere, then one reload "
+            "each; all or nothing (flips never reload)",
+            (MESSAGE, DRY)),
     Command("release", "essay.release:cli_release",
             "build, publish, deploy to the idle colour, flip, and watch (rolls back by itself)",
             (Arg("--ref", "the git ref to build", default="HEAD", metavar="REF"),

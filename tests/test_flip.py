@@ -7,7 +7,6 @@ state (``~/nginx/conf.d/demo.essay``) and site file are removed at the start and
 end of the module, so the rig is as other modules expect it.
 """
 import json
-import re
 import shlex
 import signal
 import subprocess
@@ -17,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from traffic_mix import parse_wrk
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 WEB = ["web1", "web2"]
@@ -290,8 +291,12 @@ def test_first_flip_writes_the_site_and_reloads_once(rig, project, deployed, tim
     v1, v2 = deployed
     mark(rig)
     p = timed(timings, "first flip (site written, reload)", es, project, "flip", "a")
-    assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 1}
+    # flip (finds the site changed), stage + test, reload, flip
+    assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 4}
+    assert "applying it on every lb first, nginx reloads once" in p.stderr
     assert "site config changed: nginx reloaded" in p.stderr
+    assert [h[2:6] for h in history(rig)[-2:]] == [["nginx apply", "-", "-", "ok"],
+                                                   ["flip", "-", "a", "ok"]]
     assert marker(rig) == "colors/a"
     assert b"upstream demo_a" in site(rig) and b"upstream demo_b" in site(rig)
     assert (lb_state(rig)["live"], lb_state(rig)["version_a"]) == ("a", v1)
@@ -462,7 +467,7 @@ def test_failing_nginx_test_keeps_the_old_site_and_nginx_serving(rig, project, d
     try:
         mark(rig)
         p = es(project, "flip", "a", code=1)
-        assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 1}
+        assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 2}   # flip, stage
         assert "nginx config test failed" in p.stderr
         assert "this_is_not_an_nginx_directive" in p.stderr      # nginx -t's own words
     finally:
@@ -473,7 +478,8 @@ def test_failing_nginx_test_keeps_the_old_site_and_nginx_serving(rig, project, d
     assert marker(rig) == "colors/b" and lb_state(rig)["live"] == "b"
     assert nginx_workers(rig) == workers
     serves(rig, "b", lb_state(rig)["version_b"])
-    assert history(rig)[-1][5:7] == ["failed", "refused: nginx config test failed; live unchanged"]
+    assert history(rig)[-1][2:7] == ["nginx apply", "-", "-", "failed", "refused: nginx config "
+                                     "test failed; site config and nginx unchanged"]
 
 
 def test_a_flip_nginx_does_not_follow_is_put_back(rig, project, deployed):
@@ -596,15 +602,6 @@ def test_ctrl_c_releases_the_lock(rig, project, deployed):
 
 
 # --- zero failed requests under load ---------------------------------------------------------
-
-def parse_wrk(text: str) -> dict:
-    out = {"requests": int(re.search(r"(\d+) requests in", text).group(1))}
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    out["non2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    out["socket_errors"] = sum(map(int, m.groups())) if m else 0
-    return out
-
 
 def test_zero_failed_requests_while_deploying_and_flipping(rig, project, deployed, timings):
     """wrk keeps 16 keep-alive connections busy through the lb's nginx while a new version

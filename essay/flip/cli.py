@@ -8,7 +8,7 @@ from __future__ import annotations
 from essay import render
 from essay.conf_check import check_conf
 from essay.errors import EssayError, UsageError
-from essay.flip.commands import flip_script, revert_script
+from essay.flip.commands import SITE_CHANGED, flip_script, revert_script
 from essay.lb import raise_for
 from essay.state import Operation
 from essay.validate import check_color, check_message, check_weight
@@ -25,7 +25,8 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
            rollback: bool = False, op: Operation | None = None, message: str = "",
            keep_lock: bool = False, dry_run: bool = False) -> dict:
     """Flip (or roll back) every lb host; returns {host: HostResult}. Raises on failure,
-    after putting back any lb that had flipped."""
+    after putting back any lb that had flipped. A changed site file is applied first, on
+    every lb, as its own reload (:mod:`essay.flip.apply`), and the flip run again."""
     cfg, rep = ctx.cfg, ctx.reporter
     lbs = _lbs(cfg)
     for line in check_conf(cfg.root / "conf"):   # old templates: unsafe under keep-alive
@@ -33,6 +34,7 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     op = op or Operation(command, message)
     script = flip_script(cfg, op, command, render.nginx_conf(cfg), color, weight, rollback,
                          keep_lock=keep_lock)
+    reloaded = []
     with ctx.executor(dry_run=dry_run) as ex:
         try:
             results = ex.run({h: script for h in lbs})
@@ -43,13 +45,15 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
             ) from None
         if dry_run:
             return results
-        flipped = [r for r in results.values() if r.ok]
-        if len(flipped) != len(results) and flipped:
-            for r in flipped:
-                rep.warn(f"{r.host}: putting it back, another lb failed")
-            ex.run({r.host: revert_script(cfg, op, command, r.value("snap_before", ""),
-                                          r.value("prev_before", ""), r.value("from", ""))
-                    for r in flipped})
+        if _site_changed(results):
+            _put_back(ctx, ex, op, command, results)
+            rep.warn("the nginx site config changed (first flip, hosts, ports or template): "
+                     "applying it on every lb first, nginx reloads once (es nginx apply)")
+            from essay.flip.apply import apply
+
+            reloaded = apply(ctx, ex, op, keep_lock=True)
+            results = ex.run({h: script for h in lbs})
+        _put_back(ctx, ex, op, command, results)
         for r in results.values():
             if not r.ok and r.failed_step is not None:
                 step = r.failed_step
@@ -67,7 +71,27 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
 
             first = next(iter(results.values()))
             workers.after_flip(ctx, ex, first.value("from"), first.value("target"))
+    for h in reloaded:
+        results[h].data.setdefault("reloaded", []).append("1")
     return results
+
+
+def _site_changed(results) -> bool:
+    """Some lb stopped at the site step because the site file changed, none for a worse
+    reason."""
+    codes = {r.failed_step.rc for r in results.values() if r.failed_step is not None}
+    return SITE_CHANGED in codes and codes <= {SITE_CHANGED}
+
+
+def _put_back(ctx, ex, op, command, results):
+    """If some lbs flipped and others did not: put the ones that flipped back."""
+    flipped = [r for r in results.values() if r.ok]
+    if len(flipped) != len(results) and flipped:
+        for r in flipped:
+            ctx.reporter.warn(f"{r.host}: putting it back, another lb failed")
+        ex.run({r.host: revert_script(ctx.cfg, op, command, r.value("snap_before", ""),
+                                      r.value("prev_before", ""), r.value("from", ""))
+                for r in flipped})
 
 
 def _report(ctx, results, what: str):

@@ -7,12 +7,12 @@ Steps (the lock is taken first and released at exit by :func:`essay.state.lb_scr
 2. health  -- every process of the target colour on every web host answers 200, checked
               from the lb itself (the path nginx will use), with the version recorded for
               that colour; refuse naming the unhealthy
-3. site    -- render the site file; only if it differs from what is there: write it, run
-              ``[nginx] test`` (failing: put the old one back, stop), and mark for reload
-4. switch  -- the marker nginx reads, by rename: no reload
-5. reload  -- only if the site file changed (first flip, hosts, ports or template changed)
-6. verify  -- through nginx: it now serves the target (X-Essay-Color); if not, put back
-7. record  -- state (live, previous) and history
+3. site    -- the rendered site file must be the one there; if not (first flip, hosts,
+              ports or template changed) stop before any marker moves (exit 10): the
+              caller applies it on every lb first (:mod:`essay.flip.apply`, a reload)
+4. switch  -- the marker nginx reads, by rename: no reload, ever
+5. verify  -- through nginx: it now serves the target (X-Essay-Color); if not, put back
+6. record  -- state (live, previous) and history
 
 A canary (``--weight``) switches the marker to a snapshot in which PCT of the 100
 request buckets go to the target colour: no reload either.
@@ -23,11 +23,10 @@ from essay import health
 from essay.remote import hosts as hostmod
 from essay.remote.script import Step
 from essay.remote.shell import HOME_TOKEN, q, qpath
-from essay.render import LEGACY_SITE_MARK, SITE_MARK
 from essay.state import lb_script
 
-NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NGINX_TEST, RELOAD, NO_CANARY = 4, 5, 3, 6, 7, 8
-NOT_FOLLOWED, NOT_OURS = 9, 10
+NO_PREVIOUS, NOTHING_DEPLOYED, UNHEALTHY, NO_CANARY = 4, 5, 3, 8
+NOT_FOLLOWED, SITE_CHANGED = 9, 11   # 6, 7, 10: essay.flip.apply (nginx test, reload, not ours)
 
 
 def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> Step:
@@ -89,60 +88,25 @@ def health_step(cfg) -> Step:
 
 
 def site_step(cfg, content: str) -> Step:
+    """Is the site file on this lb what essay renders now? If not, the flip stops before
+    any marker moves: a site change needs a reload, applied first and on every lb at
+    once by :mod:`essay.flip.apply` (``es nginx apply``)."""
     import base64
 
     site = qpath(cfg.nginx_site)
     b64 = q(base64.b64encode(content.encode()).decode())
-    not_ours = (f"[nginx] site {cfg.nginx_site} exists and essay did not write it (its first "
-                f"line is not {SITE_MARK!r}...): not overwriting it; point [nginx] site at a "
-                "file of its own")
     return Step("site", "\n".join([
-        f"site={site}",
-        # essay overwrites only its own rendered site: a file whose first line is its mark
-        'if [ -e "$site" ] || [ -L "$site" ]; then',
-        '  first=$(head -n 1 -- "$site" 2>/dev/null) || first=""',
-        f'  case "$first" in {q(SITE_MARK)}*|{q(LEGACY_SITE_MARK)}*) ;;',
-        f"    *) echo {q(not_ours)}; exit {NOT_OURS};;",
-        "  esac",
-        "fi",
-        'essay_dir "$site"; mkdir -p -- "$__dir"',
-        f'essay_render {b64} > "$site.essay-new"',
-        'if cmp -s "$site.essay-new" "$site"; then',
-        '  rm -f "$site.essay-new"; echo "site config unchanged"',
+        f"if essay_render {b64} | cmp -s - {site}; then",
+        '  echo "site config unchanged"',
         "else",
-        '  if [ -f "$site" ]; then cp -p "$site" "$site.essay-prev"; else rm -f "$site.essay-prev"; fi',
-        '  mv -f "$site.essay-new" "$site"',
-        f"  if ! ( {cfg.nginx_test} ) 2>&1; then",
-        '    if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; else rm -f "$site"; fi',
-        "    echo " + q(f"nginx config test failed ([nginx] test = {cfg.nginx_test!r}): the "
-                       "previous site config is back, nginx untouched; if that command cannot "
-                       "run on this host (sudo wanting a password?), change [nginx] test in "
-                       "essay.toml"),
-        f"    exit {NGINX_TEST}",
-        "  fi",
-        '  essay_set RELOAD 1; echo "site config changed: nginx will reload"',
+        '  echo "the site config differs from what essay renders now: a flip would reload '
+        'nginx; apply it first (es nginx apply)"',
+        f"  exit {SITE_CHANGED}",
         "fi"]))
 
 
 def switch_step() -> Step:
     return Step("switch", 'es_switch "$SNAP"; essay_data live "$(es_live)"')
-
-
-def reload_step(cfg) -> Step:
-    site = qpath(cfg.nginx_site)
-    return Step("reload", "\n".join([
-        'if [ "${RELOAD:-0}" = 1 ]; then',
-        f"  if ! ( {cfg.nginx_reload} ) 2>&1; then",
-        f"    site={site}",
-        '    if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; else rm -f "$site"; fi',
-        '    [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE"',
-        "    echo " + q(f"nginx reload failed ([nginx] reload = {cfg.nginx_reload!r}): site "
-                       "config and live colour put back; if that command cannot run on this "
-                       "host, change [nginx] reload in essay.toml"),
-        f"    exit {RELOAD}",
-        "  fi",
-        '  essay_data reloaded 1',
-        "fi"]))
 
 
 def verify_step(cfg) -> Step:
@@ -151,7 +115,6 @@ def verify_step(cfg) -> Step:
     host = "" if cfg.nginx_server_name in ("_", "") else cfg.nginx_server_name.split()[0]
     url = f"http://127.0.0.1:{cfg.nginx_listen}{cfg.health_path}"
     return Step("verify", "\n".join([
-        '[ "${RELOAD:-0}" = 1 ] && sleep 0.5  # old workers answer a moment after a reload',
         f'if ! {health.serves("python3", url, host, chr(34) + "$TO" + chr(34))}; then',
         '  [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE" || rm -f "$ESSAY_STATE/live"',
         '  echo "the live colour is put back; can nginx\'s worker user read $ESSAY_STATE? '
@@ -173,20 +136,20 @@ def record_step(command: str, weight: int | None) -> Step:
 
 _WHY = {NO_PREVIOUS: "refused: no previous colour",
         NOTHING_DEPLOYED: "refused: nothing deployed there",
-        UNHEALTHY: "refused: not healthy", NGINX_TEST: "refused: nginx config test failed",
-        RELOAD: "nginx reload failed", NO_CANARY: "refused: no canary possible",
-        NOT_FOLLOWED: "nginx did not follow the marker; put back",
-        NOT_OURS: "refused: [nginx] site is not essay's file"}
+        UNHEALTHY: "refused: not healthy", SITE_CHANGED: "site config changed: apply first",
+        NO_CANARY: "refused: no canary possible",
+        NOT_FOLLOWED: "nginx did not follow the marker; put back"}
 
 
 def flip_script(cfg, op, command: str, site: str, color: str | None = None,
                 weight: int | None = None, rollback: bool = False, keep_lock: bool = False):
     steps = [target_step(cfg, color, weight, rollback), health_step(cfg), site_step(cfg, site),
-             switch_step(), reload_step(cfg)]
+             switch_step()]
     steps += [] if weight else [verify_step(cfg)]
     steps.append(record_step(command, weight))
     why = " ".join(f"{rc}) why={q(text)};;" for rc, text in _WHY.items())
     failed = (f'case "$__rc" in {why} *) why="failed (exit $__rc)";; esac; '
+              f'[ "$__rc" = {SITE_CHANGED} ] || '   # not a failure: the caller applies, retries
               f'es_history {q(command)} "${{FROM:-}}" "${{TO:-{color or "?"}}}" failed '
               '"$why; live unchanged"')
     return lb_script(cfg, op, f"{command} on lb", steps, keep_lock=keep_lock, on_failure=failed,
