@@ -8,6 +8,8 @@ either nginx's error.log. (tests/traffic_mix.py; bench/soak.py runs the same for
 and with the old templates to show the failure.)
 """
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -50,11 +52,22 @@ def es2(rig2, project):
     return es
 
 
-def test_zero_failed_requests_through_two_lbs_whatever_the_timing(rig2, es2, project):
-    v1, v2, v3 = project.build(), project.build(), project.build()
+@pytest.fixture(scope="module")
+def deployed2(rig2, es2, project):
+    """v1 in a (live), v2 in b, on rig2."""
+    v1, v2 = project.build(), project.build()
     es2("deploy", v1, "--color", "a")
     es2("deploy", v2, "--color", "b")
     es2("flip", "a")                                     # first flip: site file + reload
+    return v1, v2
+
+
+def test_zero_failed_requests_through_two_lbs_whatever_the_timing(rig2, es2, project,
+                                                                 deployed2):
+    v1, v2 = deployed2
+    v3 = project.build()
+    if not _marker(rig2, "lb").endswith("/a"):
+        es2("flip", "a")
     result = run_mix(rig2, es2, (v1, v2, v3), min_seconds=120, n_pairs=10)
     print(result.summary())
     assert result.seconds >= 120
@@ -69,3 +82,118 @@ def test_zero_failed_requests_through_two_lbs_whatever_the_timing(rig2, es2, pro
     assert totals["non2xx"] == 0 and totals["socket_errors"] == 0, result.summary()
     assert result.log == {"lb": [], "lb2": []}, json.dumps(result.log, indent=1)
 
+
+FOREIGN = r"""
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"version": sys.argv[2]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("0.0.0.0", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_a_deploy_whose_process_cannot_bind_fails_naming_the_port_and_its_holder(
+        rig2, es2, project, deployed2):
+    """Something else holds one of the idle colour's ports and even answers /health with
+    the right version: the health check alone would pass; the deploy must not."""
+    import shlex
+    import time
+
+    version = project.build()
+    sup = "~/demo/b/bin/supervisorctl -c ~/demo/b/etc/supervisord.conf"
+    rig2.sh("web1", f"{sup} shutdown; for i in $(seq 300); do {sup} pid >/dev/null 2>&1 "
+                    "|| exit 0; sleep 0.1; done; exit 1")   # shutdown returns before it is done
+    rig2.sh("web1", f"setsid nohup python3 -c {shlex.quote(FOREIGN)} 8810 {version} "
+                    ">/dev/null 2>&1 </dev/null & echo $! > ~/foreign.pid")
+    try:
+        for _ in range(50):
+            try:
+                if rig2.http_get("web1", 8810, "/health")[0] == 200:
+                    break
+            except ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the foreign server on web1:8810 does not answer")
+        p = es2("deploy", version, "--color", "b", code=1)
+        out = p.stdout + p.stderr
+        assert "port 8810: held by pid" in out, out
+        assert "not by colour b's supervisord" in out, out
+        assert "port 8811: served by colour b's processes" in out, out
+        assert "live colour was not touched" in out
+    finally:
+        rig2.sh("web1", "kill $(cat ~/foreign.pid)", check=False)
+    es2("deploy", version, "--color", "b")               # the port is free: it works
+
+
+def test_deploying_into_the_canary_colour_is_refused(rig2, es2, deployed2):
+    live = (rig2.sh("lb", "readlink ~/nginx/conf.d/demo.essay/live").stdout.strip()
+            .rsplit("/", 1)[1])
+    idle = "b" if live == "a" else "a"
+    es2("flip", idle, "--weight", "10")
+    try:
+        p = es2("deploy", "latest", "--color", idle, code=2)
+        assert f"colour {idle} takes canary traffic" in p.stderr and "--force" in p.stderr
+        p = es2("deploy", "latest", code=2)             # no colour is free of users
+        assert "is live" in p.stderr or "canary" in p.stderr, p.stderr
+    finally:
+        es2("rollback")
+
+
+def _marker(rig, lb):
+    return rig.sh(lb, "readlink ~/nginx/conf.d/demo.essay/live").stdout.strip()
+
+
+def _site(rig, lb):
+    return Path(rig.home_of(lb), "nginx/conf.d/demo.conf").read_bytes()
+
+
+def _workers(rig, lb):
+    return set(rig.sh(lb, "ps -o pid= --ppid \"$(cat ~/nginx/nginx.pid)\"").stdout.split())
+
+
+def test_a_site_change_failing_nginx_t_on_lb2_leaves_lb1_unchanged(rig2, es2, project,
+                                                                   deployed2):
+    """The new site is tested on every lb before any marker moves: lb2's nginx -t fails,
+    so lb1 keeps its site file, its nginx (no reload) and its colour."""
+    before = {lb: (_marker(rig2, lb), _site(rig2, lb), _workers(rig2, lb)) for lb in rig2.lbs}
+    target = "b" if before["lb"][0].endswith("/a") else "a"
+    template = project.path / "conf" / "nginx.conf.j2"
+    good = template.read_text()
+    template.write_text(good + "\n# a change: the site file differs\n")
+    project.git("commit", "-qam", "a site change")
+    rig2.sh("lb2", "echo 'not_a_directive on;' > ~/nginx/conf.d/zz-broken.conf")
+    try:
+        p = es2("flip", target, code=1)
+        assert "lb2: stage: " in p.stderr and "nginx config test failed" in p.stderr, p.stderr
+        assert "lb: putting the previous site config back" in p.stderr
+    finally:
+        rig2.sh("lb2", "rm -f ~/nginx/conf.d/zz-broken.conf")
+        template.write_text(good)
+        project.git("commit", "-qam", "the site template restored")
+    after = {lb: (_marker(rig2, lb), _site(rig2, lb), _workers(rig2, lb)) for lb in rig2.lbs}
+    assert after == before
+    assert not any(Path(rig2.home_of(lb), "nginx/conf.d/demo.essay/lock").exists()
+                   for lb in rig2.lbs)
+    p = es2("nginx", "apply")                             # nothing changed in the end
+    assert "site config unchanged on every lb" in p.stderr
+
+
+def test_one_lb_unreachable_mid_flip_puts_the_other_back(rig2, es2, deployed2):
+    before = {lb: _marker(rig2, lb) for lb in rig2.lbs}
+    target = "b" if before["lb"].endswith("/a") else "a"
+    ns = rig2.netns("lb2")
+    subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "down"], check=True)
+    try:
+        p = es2("flip", target, code=1)
+        assert "lb2" in p.stderr, p.stderr
+    finally:
+        subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "route", "replace", "default", "via",
+                        rig2.index_address], check=False)
+    assert {lb: _marker(rig2, lb) for lb in rig2.lbs} == before
+    es2("flip", target)                                   # both reachable: both flip
+    assert {_marker(rig2, lb) for lb in rig2.lbs} == {f"colors/{target}"}

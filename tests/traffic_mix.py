@@ -17,15 +17,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-POST_LUA = """\
+#: wrk Lua: each connection waits DELAY ms between requests (the rig's CPUs are shared
+#: with the es commands under test), keep-alive throughout
+DELAY_MS = 10
+GET_LUA = f"function delay() return {DELAY_MS} end\n"
+POST_LUA = GET_LUA + """\
 wrk.method = "POST"
 wrk.body = string.rep("essay-", 400)          -- 2400 bytes
 wrk.headers["Content-Type"] = "application/octet-stream"
 """
-#: wrk per lb: (name, threads, connections, path, extra args)
-LOADS = [("get", 1, 8, "/", []),
-         ("post", 1, 4, "/echo", ["POST_LUA"]),
-         ("slow", 1, 6, "/slow?seconds=3", ["--timeout", "15s"])]
+#: wrk per lb: (name, threads, connections, path, lua script or None, extra args). The
+#: 8 s requests are in flight on a colour when a deploy restarts it right after a flip.
+#: ``--timeout``: wrk counts a response slower than this as a "timeout" socket error (it
+#: still arrives); the rig's 2 cores are shared by everything, so 10 s, not wrk's 2 s.
+LOADS = [("get", 1, 8, "/", GET_LUA, ["--timeout", "10s"]),
+         ("post", 1, 4, "/echo", POST_LUA, ["--timeout", "10s"]),
+         ("slow", 1, 4, "/slow?seconds=3", None, ["--timeout", "15s"]),
+         ("long", 1, 4, "/slow?seconds=8", None, ["--timeout", "20s"])]
 #: gaps between operations, seconds: every one of these occurs
 GAPS = [0.5, 1, 1.5, 2, 2.5, 3]
 #: nginx error.log lines that mean a request suffered (levels error and above, and nginx
@@ -40,6 +48,7 @@ def parse_wrk(text: str) -> dict:
     out["non2xx"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     out["socket_errors"] = sum(map(int, m.groups())) if m else 0
+    out["errors"] = m.group(0) if m else ""
     return out
 
 
@@ -51,11 +60,12 @@ class Load:
     procs: dict = field(default_factory=dict)
 
     def start(self):
-        lua = Path(tempfile.mkdtemp(prefix="essay-wrk-")) / "post.lua"
-        lua.write_text(POST_LUA)
+        tmp = Path(tempfile.mkdtemp(prefix="essay-wrk-"))
         for lb, base in self.urls.items():
-            for name, threads, conns, path, extra in LOADS:
-                extra = ["-s", str(lua)] if extra == ["POST_LUA"] else extra
+            for name, threads, conns, path, lua, extra in LOADS:
+                if lua:
+                    (tmp / f"{name}.lua").write_text(lua)
+                    extra = [*extra, "-s", str(tmp / f"{name}.lua")]
                 argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{self.seconds}s", *extra,
                         base + path]
                 self.procs[(lb, name)] = subprocess.Popen(
@@ -118,7 +128,8 @@ class MixResult:
 
     def summary(self) -> str:
         rows = [f"{lb:4} {kind:5} requests {c['requests']:7}  non-2xx {c['non2xx']:6}  "
-                f"socket errors {c['socket_errors']:5}" for (lb, kind), c in self.counts.items()]
+                f"socket errors {c['socket_errors']:5}  {c.get('errors', '')}"
+                for (lb, kind), c in self.counts.items()]
         rows.append(f"total: {self.totals} in {self.seconds:.0f}s, {len(self.ops)} operations")
         rows += [f"{lb} error.log: {len(lines)} bad line(s)" + (f", first: {lines[0]}"
                                                                  if lines else "")
@@ -128,12 +139,12 @@ class MixResult:
 
 def run_mix(rig, es, versions, min_seconds=120, n_pairs=10, log=print) -> MixResult:
     """Colour a (versions[0]) live and b (versions[1]) deployed; then under load:
-    ``n_pairs`` flip/rollback pairs with the GAPS, a canary (b at 30%), a full flip to b
+    ``n_pairs`` flip/rollback pairs with the GAPS, canaries (b at 30%, then 2%), a flip to b
     while 3 s requests are in flight on a, a deploy of versions[2] into a (the colour
     that was live a moment ago) during those requests, a flip to it and a rollback; then
     more pairs until ``min_seconds`` have passed. ``es(*args)`` runs es and asserts
     success."""
-    v1, v2, v3 = versions
+    v3 = versions[2]
     urls = {lb: f"http://{rig.address(lb)}:8080" for lb in rig.lbs}
     marks = {lb: error_log_size(rig, lb) for lb in rig.lbs}
     load = Load(urls, seconds=int(min_seconds) + 600).start()
@@ -151,6 +162,10 @@ def run_mix(rig, es, versions, min_seconds=120, n_pairs=10, log=print) -> MixRes
             op(args, gap)
         op(("flip", "b", "--weight", "30"), 2)           # canary: 30% to b
         op(("rollback",), 3)                             # back to a alone
+        # a thin canary: b's upstream connections idle for random spells between
+        # requests -- the keep-alive race of issue 9 in its natural habitat
+        op(("flip", "b", "--weight", "2"), 10)
+        op(("rollback",), 3)
         time.sleep(1)                                    # slow requests in flight on a ...
         op(("flip", "b"), 0.2)                           # ... a is idle now, they finish
         op(("deploy", v3, "--color", "a"), 1)            # the just-live colour, draining
@@ -160,7 +175,7 @@ def run_mix(rig, es, versions, min_seconds=120, n_pairs=10, log=print) -> MixRes
             for args, gap in operations(1, GAPS[i % len(GAPS):] + GAPS[:i % len(GAPS)]):
                 op(args, gap)
             i += 1
-        time.sleep(4)                                    # the last slow requests answer
+        time.sleep(9)                                    # the last slow requests answer
     finally:
         counts = load.stop()
     return MixResult(counts, {lb: bad_log_lines(rig, lb, marks[lb]) for lb in rig.lbs},
