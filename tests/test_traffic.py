@@ -108,16 +108,19 @@ def test_a_deploy_whose_process_cannot_bind_fails_naming_the_port_and_its_holder
     rig2.sh("web1", f"{sup} shutdown; for i in $(seq 300); do {sup} pid >/dev/null 2>&1 "
                     "|| exit 0; sleep 0.1; done; exit 1")   # shutdown returns before it is done
     rig2.sh("web1", f"setsid nohup python3 -c {shlex.quote(FOREIGN)} 8810 {version} "
-                    ">/dev/null 2>&1 </dev/null & echo $! > ~/foreign.pid")
+                    ">~/foreign.log 2>&1 </dev/null & echo $! > ~/foreign.pid")
     try:
-        for _ in range(50):
+        deadline = time.monotonic() + 60                 # python start-up on a busy rig
+        while True:
             try:
                 if rig2.http_get("web1", 8810, "/health")[0] == 200:
                     break
             except ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the foreign server on web1:8810 does not answer")
+                pass
+            if time.monotonic() > deadline:
+                log = rig2.sh("web1", "cat ~/foreign.log", check=False).stdout
+                raise AssertionError(f"the foreign server on web1:8810 does not answer: {log}")
+            time.sleep(0.2)
         p = es2("deploy", version, "--color", "b", code=1)
         out = p.stdout + p.stderr
         assert "port 8810: held by pid" in out, out
