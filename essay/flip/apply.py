@@ -84,6 +84,11 @@ def restore_step(cfg, reload: bool) -> Step:
     return Step("restore", "\n".join(lines))
 
 
+def _run(ex, scripts: dict) -> dict:
+    """``ex.run`` that does nothing for no hosts."""
+    return ex.run(scripts) if scripts else {}
+
+
 def _errors(results):
     for r in results.values():
         if not r.ok and r.failed_step is not None:
@@ -111,8 +116,8 @@ def apply(ctx, ex, op: Operation, keep_lock: bool = False) -> list[str]:
     if len(held) != len(lbs):
         for h in changed:
             rep.warn(f"{h}: putting the previous site config back, another lb failed")
-        ex.run({h: lb_script(cfg, op, "nginx apply: put back", [restore_step(cfg, False)])
-                if h in changed else unlock for h in held})
+        _run(ex, {h: lb_script(cfg, op, "nginx apply: put back", [restore_step(cfg, False)])
+                  if h in changed else unlock for h in held})
         _errors(staged)
         raise_for(staged, "nginx apply")
     if not changed:
@@ -128,10 +133,10 @@ def apply(ctx, ex, op: Operation, keep_lock: bool = False) -> list[str]:
         return changed
     for h in changed:
         rep.warn(f"{h}: putting the previous site config back, a reload failed")
-    ex.run({h: lb_script(cfg, op, "nginx apply: put back",
-                         [restore_step(cfg, reloaded[h].value("reloaded") == "1")])
-            for h in changed})
-    ex.run({h: unlock for h in lbs if h not in changed})
+    _run(ex, {h: lb_script(cfg, op, "nginx apply: put back",
+                           [restore_step(cfg, reloaded[h].value("reloaded") == "1")])
+              for h in changed})
+    _run(ex, {h: unlock for h in lbs if h not in changed})
     _errors(reloaded)
     raise_for(reloaded, "nginx apply")
     raise EssayError("nginx apply failed")        # not reached: some lb failed above
