@@ -36,10 +36,10 @@ setup(
         "rich>=13.0",            # the live progress view on a terminal
     ],
     extras_require={
-        "uv": ["uv>=0.4"],
+        "uv": ["uv>=0.4.23"],
         "server": SERVER,
         # everything the tests import, including what the templates' own tests import
-        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4",
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4.23",
                  "flask>=2.3", "django>=4.2", *SERVER, "selenium>=4.15", "whitenoise>=6.5",
                  "dj-database-url>=2.1"],
     },

@@ -643,7 +643,8 @@ def test_zero_failed_requests_while_deploying_and_flipping(rig, project, deploye
 def test_fab_rollback_serves_the_previous_version(rig, project, deployed):
     given_live(rig, project, "a", "b")
     mark(rig)
-    p = subprocess.run(["fab", "rollback"], cwd=project.path, env=project.env(),
+    fab = str(Path(sys.executable).parent / "fab")   # this essay's fab, not another on PATH
+    p = subprocess.run([fab, "rollback"], cwd=project.path, env=project.env(),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 1}

@@ -4,8 +4,10 @@ new version; a wrong signature, a replay, another branch or a failing test chang
 Then the same server's pages: a deploy, a flip and a rollback as jobs, checked against
 what the lb serves."""
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -187,7 +189,9 @@ def test_browser_deploy_watch_flip_rollback(rig, project, srv, chrome):
     (v1,) = {v for _, _, v in served(rig)}          # live since the push test
     v2 = project.build()
     ui_login(chrome, server.url, "ada")
-    docs = Path(__file__).resolve().parent.parent / "docs" / "img"
+    # ESSAY_SCREENSHOTS=1 refreshes docs/img; otherwise they go to a temporary directory
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "img"
+            if os.environ.get("ESSAY_SCREENSHOTS") == "1" else Path(tempfile.mkdtemp()))
     chrome.save_screenshot(str(docs / "server-environments.png"))
     live = live_on_page(chrome, server.url)
     idle = "b" if live == "a" else "a"
