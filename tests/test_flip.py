@@ -438,7 +438,7 @@ def test_rollback_to_an_unhealthy_previous_colour_is_refused(rig, project, deplo
         assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 1}
         assert "colour a is not healthy" in p.stderr
         assert f"UNHEALTHY http://{rig.address('web1')}:8800/health" in p.stderr
-        assert "es rollback --to VERSION" in p.stderr, p.stderr
+        assert f"es rollback --to {lb_state(rig)['version_a']}" in p.stderr, p.stderr
         assert "healthy   http" not in p.stderr      # only the failing processes, a line each
     finally:
         restart_color(rig, "a", ["web1"])

@@ -63,8 +63,10 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
                                     if not line.startswith("healthy "))
                 r.error = f"{step.name}: " + (out or r.error)
                 if step.name == "health" and command == "rollback":
-                    r.error += ("\nto go back to a version known to be good instead: "
-                                "es rollback --to VERSION (es history shows what was live)")
+                    version = r.value("version") or "VERSION"   # what that colour last had
+                    r.error += ("\nto install that version again into the idle colour and "
+                                f"go live with it: es rollback --to {version} "
+                                "(es history shows what was live before)")
         raise_for(results, command)
         if not weight:   # the live colour changed: its workers start, the old one's stop
             from essay import workers
