@@ -4,7 +4,6 @@ the live colour (a heartbeat file with its colour).
 
 Shares the session project with test_deploy/test_flip: every test makes the state it
 needs, and puts essay.toml back after."""
-import time
 
 import pytest
 
@@ -73,10 +72,13 @@ WORKER = ('\n[workers]\nbeat = "while :; do echo $ESSAY_COLOR $ESSAY_VERSION '
 
 
 def fresh(rig, host):
-    """Colours whose heartbeat file changed in the last second on ``host``."""
-    out = rig.sh(host, "now=$(date +%s); for c in a b; do f=~/heartbeat-$c; "
-                       "[ -f $f ] && [ $((now - $(stat -c %Y $f))) -le 1 ] && echo $c; "
-                       "done; true").stdout.split()
+    """Colours whose heartbeat file is being rewritten on ``host``: its full-precision
+    mtime changes within one second (a running worker writes every 0.2 s; a stopped one
+    never again). Whole-second mtimes made "changed in the last second" ambiguous."""
+    out = rig.sh(host, "snap() { for c in a b; do echo $c $(stat -c %y ~/heartbeat-$c "
+                       "2>/dev/null); done; }; one=$(snap); sleep 1; two=$(snap); "
+                       "diff <(echo \"$one\") <(echo \"$two\") | awk '/^>/ {print $2}'; "
+                       "true").stdout.split()
     return set(out)
 
 
@@ -88,21 +90,17 @@ def test_workers_run_only_in_the_live_colour(rig, project, versions):
             es(project, "deploy", v, "--color", color, "--force")
         es(project, "flip", "b")
         es(project, "flip", "a")               # workers follow: a started, b stopped
-        time.sleep(1.5)
         assert {h: fresh(rig, h) for h in WEB} == {h: {"a"} for h in WEB}
         es(project, "flip", "b")
-        time.sleep(1.5)
         assert {h: fresh(rig, h) for h in WEB} == {h: {"b"} for h in WEB}
         beat = rig.sh("web1", "cat ~/heartbeat-b").stdout.split()
         assert beat == ["b", v2]
         status = es(project, "status").stdout
         assert "worker-beat" in status or "workers" in status, status
         es(project, "rollback")                # the reverse
-        time.sleep(1.5)
         assert {h: fresh(rig, h) for h in WEB} == {h: {"a"} for h in WEB}
         # a deploy into the idle colour does not start its workers
         es(project, "deploy", v2, "--color", "b")
-        time.sleep(1.5)
         assert {h: fresh(rig, h) for h in WEB} == {h: {"a"} for h in WEB}
     for color in "ab":    # the workers are gone with the key: stop what runs
         es(project, "supervisor", "stop", "worker-beat", "--color", color, ok=None)
