@@ -219,6 +219,8 @@ def test_browser_deploy_watch_flip_rollback(rig, project, srv, chrome):
 
 def test_browser_viewer_and_csrf(rig, srv, chrome):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
 
     server, _, _ = srv
     ui_login(chrome, server.url, "vic")
@@ -234,5 +236,10 @@ def test_browser_viewer_and_csrf(rig, srv, chrome):
     ui_login(chrome, server.url, "ada")
     chrome.get(server.url + "/act/rollback")
     chrome.execute_script("document.querySelector('main input[name=csrf_token]').remove()")
-    chrome.find_element(By.ID, "review").click()
+    review = chrome.find_element(By.ID, "review")
+    review.click()
+    # the answer is a new page: wait for the form's page to go before reading it
+    WebDriverWait(chrome, 30).until(staleness_of(review))
+    WebDriverWait(chrome, 30).until(lambda d: d.execute_script(
+        "return document.readyState") == "complete")
     assert "CSRF" in chrome.page_source and "summary" not in chrome.page_source
