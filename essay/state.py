@@ -34,28 +34,40 @@ from essay.remote.shell import qpath
 LOCKED = 75  # exit status of a script that found the lock held by someone else
 
 LB_FUNCTIONS = r"""
-es_snapshot() { local t; t=$(readlink "$ESSAY_STATE/live" 2>/dev/null) || return 0; basename "$t"; }
+es_mkstate() { [ -d "$ESSAY_STATE" ] || mkdir -p "$ESSAY_STATE"; }
+es_now() { TZ=UTC0 printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
+es_snapshot() { local t; t=$(readlink "$ESSAY_STATE/live" 2>/dev/null) || return 0; echo "${t##*/}"; }
 es_live() { local s; s=$(es_snapshot); case "$s" in canary-*) echo "${s##*-}";; *) echo "$s";; esac; }
-es_get() { [ -f "$ESSAY_STATE/state" ] && sed -n "s/^$1=//p" "$ESSAY_STATE/state" | tail -n 1; return 0; }
-es_put() {
-  local f="$ESSAY_STATE/state" kv; mkdir -p "$ESSAY_STATE"
-  if [ -f "$f" ]; then cp "$f" "$f.tmp"; else : > "$f.tmp"; fi
-  for kv in "$@"; do
-    grep -v "^${kv%%=*}=" "$f.tmp" > "$f.tmp2" || true
-    printf '%s\n' "$kv" >> "$f.tmp2"; mv -f "$f.tmp2" "$f.tmp"
-  done
-  mv -f "$f.tmp" "$f"
+es_get() {
+  local l v='' found=''; [ -f "$ESSAY_STATE/state" ] || return 0
+  while IFS= read -r l || [ -n "$l" ]; do
+    case "$l" in "$1="*) v=${l#"$1="}; found=1;; esac
+  done < "$ESSAY_STATE/state"
+  [ -z "$found" ] || printf '%s\n' "$v"; return 0
 }
-es_oneline() { printf %s "$1" | tr '\t\n\r' '   '; }
+es_put() {
+  local f="$ESSAY_STATE/state" kv l lines=() keep; es_mkstate
+  if [ -f "$f" ]; then while IFS= read -r l || [ -n "$l" ]; do lines+=("$l"); done < "$f"; fi
+  for kv in "$@"; do
+    keep=(); for l in "${lines[@]}"; do case "$l" in "${kv%%=*}="*) ;; *) keep+=("$l");; esac; done
+    lines=("${keep[@]}" "$kv")
+  done
+  printf '%s\n' "${lines[@]}" > "$f.tmp" && mv -f "$f.tmp" "$f"
+}
+es_oneline() { printf %s "${1//[$'\t\n\r']/ }"; }
+es_fields() {  # es_fields VAR FIELD...: one tab-separated line, each field on one line
+  local IFS=$'\t' f=("${@:2}"); f=("${f[@]//[$'\t\n\r']/ }"); printf -v "$1" '%s' "${f[*]}"
+}
 es_history() {
-  local line; mkdir -p "$ESSAY_STATE"
-  line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    "$(es_oneline "$ESSAY_USER")" "$(es_oneline "$1")" "$(es_oneline "${2:--}")" \
-    "$(es_oneline "${3:--}")" "$(es_oneline "$4")" "$(es_oneline "${5:-}")" \
-    "$(es_oneline "${ESSAY_MESSAGE:-}")" "$(es_oneline "${ESSAY_ENV:--}")")
+  local now line; es_mkstate; es_now now
+  es_fields line "$now" "$ESSAY_USER" "$1" "${2:--}" "${3:--}" "$4" "${5:-}" \
+    "${ESSAY_MESSAGE:-}" "${ESSAY_ENV:--}"
   printf '%s\n' "$line" >> "$ESSAY_STATE/history"
 }
-es_plain() { mkdir -p "$ESSAY_STATE/colors/$1" && : > "$ESSAY_STATE/colors/$1/$1"; echo "$1"; }
+es_plain() {
+  [ -f "$ESSAY_STATE/colors/$1/$1" ] || { mkdir -p "$ESSAY_STATE/colors/$1" && : > "$ESSAY_STATE/colors/$1/$1"; }
+  echo "$1"
+}
 es_canary() {
   local d="$ESSAY_STATE/colors/canary-$1-$2-$3" i=0
   mkdir -p "$d/canary-$1" && : > "$d/$3"
@@ -63,39 +75,45 @@ es_canary() {
   echo "canary-$1-$2-$3"
 }
 es_switch() { ln -sfn "colors/$1" "$ESSAY_STATE/live.new" && mv -fT "$ESSAY_STATE/live.new" "$ESSAY_STATE/live"; }
+es_lockinfo() {  # es_lockinfo FIELD VAR: a field of lock/info (1 token, 2 who, 3 when, 4 what, 5 msg)
+  local l f; printf -v "$2" '%s' ""
+  [ -f "$ESSAY_STATE/lock/info" ] || return 0
+  IFS= read -r l < "$ESSAY_STATE/lock/info" || [ -n "$l" ] || return 0
+  # split by hand: read with IFS=tab would merge empty fields and shift the rest
+  for f in 1 2 3 4; do [ "$f" = "$1" ] && { printf -v "$2" '%s' "${l%%$'\t'*}"; return 0; }
+    case "$l" in *$'\t'*) l=${l#*$'\t'};; *) l=;; esac; done
+  printf -v "$2" '%s' "$l"   # 5: the message and anything after it
+}
 es_lock() {
-  local who when what msg; mkdir -p "$ESSAY_STATE"
+  local who when what msg tok now line; es_mkstate
   if mkdir "$ESSAY_STATE/lock" 2>/dev/null; then
-    printf '%s\t%s\t%s\t%s\t%s\n' "$ESSAY_LOCK_TOKEN" "$(es_oneline "$ESSAY_USER")" \
-      "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(es_oneline "$ESSAY_COMMAND")" \
-      "$(es_oneline "$ESSAY_MESSAGE")" > "$ESSAY_STATE/lock/info.tmp"
+    es_now now
+    es_fields line "$ESSAY_LOCK_TOKEN" "$ESSAY_USER" "$now" "$ESSAY_COMMAND" "$ESSAY_MESSAGE"
+    printf '%s\n' "$line" > "$ESSAY_STATE/lock/info.tmp"
     mv -f "$ESSAY_STATE/lock/info.tmp" "$ESSAY_STATE/lock/info"
     return 0
   fi
   # the holder may have made the directory an instant ago: give it time to say who it is
   for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$ESSAY_STATE/lock/info" ] && break; sleep 0.1; done
-  [ "$(cut -f1 "$ESSAY_STATE/lock/info" 2>/dev/null)" = "$ESSAY_LOCK_TOKEN" ] && return 0
-  # cut, not read: read with IFS=tab would merge empty fields and shift the rest
-  who=$(cut -f2 "$ESSAY_STATE/lock/info" 2>/dev/null) || true
-  when=$(cut -f3 "$ESSAY_STATE/lock/info" 2>/dev/null) || true
-  what=$(cut -f4 "$ESSAY_STATE/lock/info" 2>/dev/null) || true
-  msg=$(cut -f5- "$ESSAY_STATE/lock/info" 2>/dev/null) || true
+  es_lockinfo 1 tok; [ "$tok" = "$ESSAY_LOCK_TOKEN" ] && return 0
+  es_lockinfo 2 who; es_lockinfo 3 when; es_lockinfo 4 what; es_lockinfo 5 msg
   echo "locked by ${who:-?} since ${when:-?}: ${what:-?}${msg:+ ($msg)}"
   essay_data locked "${who:-?} since ${when:-?}: ${what:-?}${msg:+ ($msg)}"
   exit 75
 }
 es_unlock() {
-  [ "${ESSAY_LOCK_KEEP:-0}" = 1 ] && return 0
-  [ "$(cut -f1 "$ESSAY_STATE/lock/info" 2>/dev/null)" = "$ESSAY_LOCK_TOKEN" ] && rm -rf "$ESSAY_STATE/lock"
+  local tok; [ "${ESSAY_LOCK_KEEP:-0}" = 1 ] && return 0
+  es_lockinfo 1 tok; [ "$tok" = "$ESSAY_LOCK_TOKEN" ] && rm -rf "$ESSAY_STATE/lock"
   return 0
 }
 es_report() {
-  local live recorded kv
+  local live recorded kv tok info
   live=$(es_live); recorded=$(es_get live)
   if [ "$live" != "$recorded" ]; then
     # repaired only under our own lock: an unlocked write could race a flip's record
     kv="the recorded live colour '${recorded}'"
-    if [ "$(cut -f1 "$ESSAY_STATE/lock/info" 2>/dev/null)" = "$ESSAY_LOCK_TOKEN" ]; then
+    es_lockinfo 1 tok
+    if [ "$tok" = "$ESSAY_LOCK_TOKEN" ]; then
       es_put "live=$live"
       essay_data repaired "$kv disagreed with the marker '${live}' (what nginx reads):\
  the record now says '${live}'"
@@ -106,7 +124,10 @@ es_report() {
   fi
   essay_data live "$live"; essay_data snapshot "$(es_snapshot)"
   [ -f "$ESSAY_STATE/state" ] && while IFS= read -r kv; do essay_data "state" "$kv"; done < "$ESSAY_STATE/state"
-  [ -f "$ESSAY_STATE/lock/info" ] && essay_data lock "$(tr '\t' ' ' < "$ESSAY_STATE/lock/info" | cut -d' ' -f2-)"
+  if [ -f "$ESSAY_STATE/lock/info" ]; then
+    IFS= read -r info < "$ESSAY_STATE/lock/info" || true
+    info=${info#*$'\t'}; essay_data lock "${info//$'\t'/ }"
+  fi
   return 0
 }
 """.strip()
