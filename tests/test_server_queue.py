@@ -151,3 +151,63 @@ def test_a_paused_worker_keeps_its_job(queue):                    # the server i
     a, b = queue.wait(first), queue.wait(second)
     assert a["state"] == "failed" and "tests failed" in a["outcome"], a   # not lost
     assert b["state"] == "failed" and a["finished"] <= b["started"], b
+
+
+# --- the parts, on a real SQLite file ----------------------------------------------------
+
+@pytest.fixture
+def store(tmp_path):
+    from essay.server.store import Store
+
+    return Store(f"sqlite:///{tmp_path / 'server.db'}")
+
+
+def test_claim_is_oldest_first_one_per_environment(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b, p = (store.add_job("rollback", e, {}, "", "t").id
+               for e in ("staging", "staging", "production"))
+    assert not store.claim(b, "w:1")                  # a is older and waits
+    with ThreadPoolExecutor(8) as pool:               # eight workers race for a and b
+        won = list(pool.map(lambda i: store.claim((a, b)[i % 2], f"w:{i}"), range(8)))
+    assert won.count(True) == 1 and store.job(a).state == "running"
+    assert store.claim(p, "w:9") and store.next_queued("staging") == b
+    store.finish(a, "done", "ok")
+    assert store.claim(b, "w:1") and store.next_queued("staging") is None
+
+
+def test_a_job_marked_lost_runs_nothing_more_on_the_hosts(store, tmp_path):
+    from types import SimpleNamespace
+
+    from essay.errors import EssayError
+    from essay.remote.executor import Executor
+    from essay.remote.script import Script, Step
+    from essay.server.jobs import JobReporter, LogStream, why_lost
+
+    job = store.add_job("deploy", "staging", {}, "", "t")
+    worker = "another-machine:4242"
+    assert store.claim(job.id, worker)
+    reporter = JobReporter(LogStream(store, job.id), store, job.id, worker)
+    reporter.check()                                   # its own: it may go on
+    settings = SimpleNamespace(stale_after=1.0)
+    silent, = store.silent(-1)                         # as the sweeper reads it
+    assert why_lost(settings, silent, silent.heartbeat + 3)[0] is None   # not yet
+    why = why_lost(settings, silent, silent.heartbeat + 5)[0]
+    assert "another machine" in why and store.lose(silent, why)
+    assert not store.lose(silent, why) and store.job(job.id).state == "lost"
+    marker = tmp_path / "ran"
+    with pytest.raises(EssayError, match="no longer another-machine:4242's"):
+        with Executor(reporter) as ex:
+            ex.run({"local": Script("t", (Step("touch", f"touch {marker}"),))})
+    assert not marker.exists() and not store.beat(job.id, worker)
+
+
+def test_a_worker_is_alive_while_its_process_is():
+    from essay.server.queue import alive, worker_id
+
+    assert alive(worker_id(), time.time()) is True
+    assert alive(worker_id(), 0) is False              # started after the job: a reused pid
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert alive(worker_id().rsplit(":", 1)[0] + f":{gone.pid}", time.time()) is False
+    assert alive("another-machine:1", time.time()) is None
