@@ -1,8 +1,10 @@
 """Helpers for the server tests: start a real ``es server`` (a subprocess), log in, post
 forms with their CSRF token, send signed webhooks."""
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +14,29 @@ import urllib.request
 from http.cookiejar import CookieJar
 
 from rig_project import free_port, wait_port
+
+
+@contextlib.contextmanager
+def redis_server(directory):
+    """A real redis-server (Debian's) on a free port, nothing saved; yields its URL."""
+    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(directory)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_port("127.0.0.1", port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def worker(path, env, threads=1):
+    """An ``es server worker`` process in ``path``."""
+    return subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
+                             str(threads)], cwd=path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 class Server:

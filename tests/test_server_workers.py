@@ -5,16 +5,12 @@ mid-deploy shows the job lost with its log and its lock reported and released, a
 server and the other worker keep going."""
 import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from rig_project import free_port, wait_port
-from server_util import Browser, Server
+from server_util import Browser, Server, redis_server, worker
 from test_flip import reset_lb, stop_colors
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
@@ -32,21 +28,8 @@ web = ["web2"]
 
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory):
-    exe = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port, d = free_port(), tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(d)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    wait_port("127.0.0.1", port)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
-
-
-def worker(project, env):
-    return subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
-                             "1"], cwd=project.path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +40,7 @@ def setup(rig, project, redis):
     token = project.es("server", "token", "add", "ci", "--role", "admin",
                        check=True).stdout.strip()
     server = Server(project.path, env)
-    workers = [worker(project, env), worker(project, env)]
+    workers = [worker(project.path, env), worker(project.path, env)]
     version = project.build()
     yield server, token, workers, version
     for w in workers:

@@ -64,6 +64,11 @@ class Reporter:
     def warn(self, message: str):
         self._write(self.paint("warning: ", "warn") + message)
 
+    def check(self):
+        """Called by the executor before every remote action; raising stops it. A
+        server job's reporter raises once the job is no longer its worker's
+        (:class:`essay.server.jobs.JobReporter`); this one lets everything run."""
+
     # -- a run across hosts (the executor's events) ----------------------------------
 
     def start_run(self, plan: dict[str, tuple[str, ...]], title: str = ""):

@@ -94,6 +94,7 @@ class Executor:
         """Run each host's script (all in parallel, bounded); results in the given order."""
         if self.dry_run:
             return {h: self._dry(h, s) for h, s in scripts.items()}
+        self.reporter.check()
         shown = any(s.progress for s in scripts.values())
         if shown:
             self.reporter.start_run({h: tuple(st.name for st in s.steps)
@@ -157,6 +158,7 @@ class Executor:
         """Run ``text`` (bash, built by a pure function) on ``host`` attached to this
         terminal -- stdin, stdout and stderr; a pty when ``pty`` -- and return its exit
         status. One exec channel (``es run``)."""
+        self.reporter.check()
         with self._lock:
             self.channels[host] += 1
         argv = ["bash", "-c", text]

@@ -45,7 +45,8 @@ def cli_server(ctx, host=None, port=None) -> int:
     host, port = host or settings.host, port or settings.port
     if not 1 <= port <= 65535:
         raise UsageError(f"--port is {port}, expected a port number from 1 to 65535")
-    app = create_app(ctx.cfg, settings, store, lambda job_id: task(job_id))
+    enqueue = lambda job_id: task(job_id)   # noqa: E731
+    app = create_app(ctx.cfg, settings, store, enqueue)
     from werkzeug.serving import make_server
 
     try:
@@ -57,7 +58,8 @@ def cli_server(ctx, host=None, port=None) -> int:
         consumer = queue.consumer(huey, settings.workers)
         consumer.start()
     stop = threading.Event()
-    sweeper = threading.Thread(target=jobs.sweep, args=(settings, store, stop), daemon=True)
+    sweeper = threading.Thread(target=jobs.sweep, args=(settings, store, stop, enqueue),
+                               daemon=True)
     sweeper.start()
 
     def shutdown(signum, frame):

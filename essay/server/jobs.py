@@ -6,6 +6,11 @@ the job's environment whose reporter writes into the job's log, one timestamped 
 time. The lbs record the job's actor ("alice via essay server (job 12)") as the lock holder
 and in the history. A job whose worker stops beating is *lost*: its log is kept, the lock
 it held is reported, and released if the lbs show this job as its holder.
+
+A job waits for its environment's turn without holding a worker thread (the queue looks
+at it again a moment later: :mod:`essay.server.queue`). A worker is judged gone only when
+that can be shown (its process is gone, on this machine), or, on another machine, after a
+long silence; a worker whose job was marked lost runs nothing more on the hosts for it.
 """
 from __future__ import annotations
 
@@ -79,34 +84,54 @@ def secrets_of(settings) -> list[str]:
     return out
 
 
-def execute(settings, store, job_id: int, worker: str):
-    """Run job ``job_id`` (called by a queue worker)."""
-    said = False
-    while not store.claim(job_id, worker):
+class JobReporter(Reporter):
+    """A job's reporter: before every remote action (:meth:`Reporter.check`, called by the
+    executor) it makes sure the job is still its worker's, so a job marked lost runs
+    nothing more on the hosts."""
+
+    def __init__(self, stream, store, job_id: int, worker: str):
+        super().__init__(stream=stream, out=stream)
+        self.store, self.job_id, self.worker = store, job_id, worker
+
+    def check(self):
+        if not self.store.beat(self.job_id, self.worker):
+            raise EssayError(f"job {self.job_id} is no longer {self.worker}'s (it was marked "
+                             "lost): nothing more is run on the hosts")
+
+
+def execute(settings, store, job_id: int, worker: str, enqueue) -> bool:
+    """Run job ``job_id`` if it is its environment's turn (called by a queue worker); then
+    ``enqueue`` the next job of its environment. False if it is not its turn: the caller
+    tries again later, and no worker thread waits meanwhile."""
+    if not store.claim(job_id, worker):
         job = store.job(job_id)
         if job is None or job.state != "queued":
-            return
-        if not said:
-            store.log(job_id, f"waiting on {worker}: an earlier job of environment "
-                              f"{job.env or 'default'} runs or waits")
-            said = True
-        store.beat(job_id, worker)
-        time.sleep(0.2)   # another job of this environment runs, or an older one waits
+            return True   # ran or ended already (a second task for it)
+        if job.heartbeat is None:   # the first look at it
+            store.log(job_id, f"waiting for its turn: an earlier job of environment "
+                              f"{job.env or 'default'} runs or waits; it holds no worker")
+        store.beat(job_id)          # the queue looked at it (seen on its page: it waits)
+        return False
     job = store.job(job_id)
     stop = threading.Event()
+    stream = LogStream(store, job_id, secrets_of(settings))
 
     def beat():
         while not stop.wait(1.0):
-            store.beat(job_id)
+            try:
+                if not store.beat(job_id, worker):
+                    stream.line(f"job {job_id} is no longer {worker}'s (it was marked lost): "
+                                "its remote work stops")
+                    return
+            except Exception:  # noqa: BLE001 -- a busy database: beat again next second
+                traceback.print_exc()
 
-    beater = threading.Thread(target=beat, daemon=True)
-    beater.start()
-    stream = LogStream(store, job_id, secrets_of(settings))
+    threading.Thread(target=beat, daemon=True).start()
     token = ACTOR.set(actor(job))
     state = "failed"
     try:
         stream.line(f"job {job.id} on {worker}: {job.summary}")
-        ctx = context(settings, job.env, Reporter(stream=stream, out=stream))
+        ctx = context(settings, job.env, JobReporter(stream, store, job_id, worker))
         from essay.server.actions import run
 
         code = run(job, ctx, settings)
@@ -123,15 +148,23 @@ def execute(settings, store, job_id: int, worker: str):
         stop.set()
         stream.write("\n")
         store.finish(job_id, state, stream.last_outcome or state)
+        hand_on(store, job.env, enqueue)
+    return True
 
 
-def report_lost(settings, store, job):
+def hand_on(store, env: str, enqueue):
+    """Queue the next job of ``env`` now (its own task would find its turn a moment later)."""
+    nxt = store.next_queued(env)
+    if nxt is not None:
+        enqueue(nxt)
+
+
+def report_lost(settings, store, job, why: str):
     """A lost job: say so in its log, report the lb lock, release it if it is the job's."""
     from essay import lock
 
     stream = LogStream(store, job.id, secrets_of(settings))
-    stream.line(f"lost: worker {job.worker} stopped answering; the log above is what it "
-                "wrote before")
+    stream.line(f"lost: {why}; the log above is what it wrote before")
     token = ACTOR.set(actor(job))
     try:
         ctx = context(settings, job.env, Reporter(stream=stream, out=stream))
@@ -151,11 +184,44 @@ def report_lost(settings, store, job):
         stream.write("\n")
 
 
-def sweep(settings, store, stop: threading.Event, interval: float = 1.0):
-    """Mark jobs lost whose worker stopped beating (runs in the server, in a thread)."""
+REMOTE = 4   # a worker on another machine is lost after REMOTE x stale_after silent
+
+
+def why_lost(settings, job, now: float) -> tuple[str | None, str]:
+    """(why a silent job is lost or None while its worker may still run it, what to say
+    meanwhile). A worker on this machine is lost only when its process is gone; one on
+    another machine after ``REMOTE`` x ``stale_after`` seconds without a beat, and it
+    stops the job itself when its next beat finds the job no longer its own."""
+    from essay.server.queue import alive
+
+    silent = now - job.heartbeat
+    live = alive(job.worker, job.started)
+    if live is False:
+        return f"its worker {job.worker} stopped answering: its process is gone", ""
+    if live:
+        return None, (f"worker {job.worker} has not beaten for {silent:.0f} s, but its "
+                      "process lives (busy or paused): the job stays running")
+    if silent > REMOTE * settings.stale_after:
+        return (f"its worker {job.worker} (another machine) stopped answering "
+                f"{silent:.0f} s ago"), ""
+    return None, (f"worker {job.worker} (another machine) has not beaten for {silent:.0f} "
+                  f"s: lost if it stays silent for {REMOTE * settings.stale_after:.0f} s")
+
+
+def sweep(settings, store, stop: threading.Event, enqueue, interval: float = 1.0):
+    """Mark jobs lost whose worker is gone (runs in the server, in a thread); hand their
+    environment's turn on."""
+    told = set()
     while not stop.wait(interval):
         try:
-            for job in store.stale(settings.stale_after):
-                report_lost(settings, store, job)
+            for job in store.silent(settings.stale_after):
+                why, note = why_lost(settings, job, time.time())
+                if why is None:
+                    if job.id not in told:
+                        store.log(job.id, note)
+                        told.add(job.id)
+                elif store.lose(job, why):
+                    report_lost(settings, store, job, why)
+                    hand_on(store, job.env, enqueue)
         except Exception:  # noqa: BLE001 -- the sweeper must outlive a bad moment
             traceback.print_exc()

@@ -6,16 +6,45 @@
   this machine or others that share the project directory) run the jobs.
 
 A queued task carries only the job's id; the job itself (what, where, who) and its log are
-in the store, so a worker needs nothing but the id.
+in the store, so a worker needs nothing but the id. A job that is not its environment's
+turn holds no worker thread: its task raises huey's ``RetryTask`` and comes back from the
+queue's schedule a moment later; a job that ends hands the turn on at once by queueing the
+task of the next job of its environment (the oldest waiting one).
 """
 from __future__ import annotations
 
 import os
 import socket
 
+WAIT = 0.5   # seconds before a job that was not its environment's turn is looked at again
+
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def alive(worker: str, since: float) -> bool | None:
+    """Whether the worker ``host:pid`` that started a job at ``since`` still runs: True or
+    False for a worker on this machine (its process exists, is no zombie, and started
+    before the job: a reused pid is not the worker); None for one on another machine."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process: it exists
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as f:
+            boot = next(float(x.split()[1]) for x in f if x.startswith("btime "))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return True   # no /proc (not Linux): the pid exists, that is all we know
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return fields[0] != "Z" and started <= since + 2   # btime is whole seconds: slack
 
 
 def make(settings, store, cfg_name: str):
@@ -30,9 +59,12 @@ def make(settings, store, cfg_name: str):
 
     @huey.task(name="essay.job")
     def run_job(job_id: int):
+        from huey.exceptions import RetryTask
+
         from essay.server.jobs import execute
 
-        execute(settings, store, job_id, worker_id())
+        if not execute(settings, store, job_id, worker_id(), run_job):
+            raise RetryTask(delay=WAIT)   # not its turn: the thread is free meanwhile
 
     return huey, run_job
 

@@ -30,7 +30,8 @@ class Settings:
     queue: str               # "" = embedded SQLite queue; "redis://..." = Redis
     secret_file: Path | None
     workers: int             # jobs at once in the embedded worker
-    stale_after: float       # seconds without a heartbeat before a running job is lost
+    stale_after: float       # seconds without a heartbeat before the server asks if its
+                             # worker is gone (jobs.why_lost)
 
     @property
     def data_dir(self) -> Path:

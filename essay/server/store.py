@@ -184,44 +184,59 @@ class Store:
 
     def claim(self, job_id: int, worker: str) -> bool:
         """Start the job if it is its environment's turn: no job of that environment
-        running and no older one queued. One transaction, so two workers cannot both win."""
-        with self.session() as s, s.begin():
+        running and no older one queued. The check and the start are one transaction,
+        begun with ``BEGIN IMMEDIATE`` (SQLite's write lock from its first statement; pysqlite
+        alone would begin only at the UPDATE), so two workers cannot both win."""
+        with self.session() as s:
+            s.connection().exec_driver_sql("BEGIN IMMEDIATE")
             job = s.get(Job, job_id)
-            ahead = s.scalar(select(func.count()).select_from(Job).where(
-                Job.env == job.env, Job.id != job.id,
-                (Job.state == "running") | ((Job.state == "queued") & (Job.id < job.id))))
-            if job.state != "queued" or ahead:
-                return False
-            now = time.time()
-            done = s.execute(update(Job).where(Job.id == job_id, Job.state == "queued")
-                             .values(state="running", started=now, heartbeat=now,
-                                     worker=worker)).rowcount
-            return bool(done)
+            if job is None or job.state != "queued" or s.scalar(
+                    select(func.count()).select_from(Job).where(
+                        Job.env == job.env, Job.id != job.id,
+                        (Job.state == "running") | ((Job.state == "queued") &
+                                                    (Job.id < job.id)))):
+                return False   # leaving the block rolls the transaction back
+            job.state, job.started = "running", time.time()
+            job.heartbeat, job.worker = job.started, worker
+            s.commit()
+            return True
 
-    def beat(self, job_id: int, worker: str | None = None):
-        """The job's worker is alive (a queued job: its worker waits for its turn)."""
-        values = {"heartbeat": time.time(), **({"worker": worker} if worker else {})}
+    def next_queued(self, env: str) -> int | None:
+        """The oldest queued job of ``env``: the one whose turn is next."""
+        with self.session() as s:
+            return s.scalar(select(func.min(Job.id)).where(Job.env == env,
+                                                           Job.state == "queued"))
+
+    def beat(self, job_id: int, worker: str | None = None) -> bool:
+        """``worker`` is alive and the running job is still its own; without a worker: the
+        queue looked at the waiting job. False when no row matched (the job is not, or no
+        longer, in that state: e.g. it was marked lost)."""
+        where = (Job.state == "running", Job.worker == worker) if worker else \
+            (Job.state == "queued",)
         with self.session() as s, s.begin():
-            s.execute(update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE))
-                      .values(**values))
+            return bool(s.execute(update(Job).where(Job.id == job_id, *where)
+                                  .values(heartbeat=time.time())).rowcount)
 
     def finish(self, job_id: int, state: str, outcome: str):
         with self.session() as s, s.begin():
             s.execute(update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE))
                       .values(state=state, outcome=outcome, finished=time.time()))
 
-    def stale(self, after: float) -> list[Job]:
-        """Jobs whose worker stopped beating ``after`` seconds ago, running or waiting for
-        their turn (else a dead worker's waiting job would hold its environment): lost."""
-        lost = []
+    def silent(self, after: float) -> list[Job]:
+        """Running jobs whose worker has not beaten for ``after`` seconds. Whether one is
+        lost is the caller's judgement (:func:`essay.server.jobs.sweep`): a worker can be
+        slow (a busy SQLite, a paused process) without being dead."""
+        with self.session() as s:
+            return list(s.scalars(select(Job).where(Job.state == "running",
+                                                    Job.heartbeat < time.time() - after)))
+
+    def lose(self, job: Job, why: str) -> bool:
+        """Mark a silent job (as :meth:`silent` read it) lost; False if it beat since, or
+        ended: then it is not lost."""
         with self.session() as s, s.begin():
-            for job in s.scalars(select(Job).where(Job.state.in_(ACTIVE),
-                                                   Job.heartbeat.is_not(None),
-                                                   Job.heartbeat < time.time() - after)):
-                job.state, job.finished = "lost", time.time()
-                job.outcome = f"lost: its worker {job.worker} stopped answering"
-                lost.append(job)
-        return lost
+            return bool(s.execute(update(Job).where(
+                Job.id == job.id, Job.state == "running", Job.heartbeat == job.heartbeat)
+                .values(state="lost", finished=time.time(), outcome=f"lost: {why}")).rowcount)
 
     def log(self, job_id: int, text: str):
         with self.session() as s, s.begin():
