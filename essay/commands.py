@@ -113,10 +113,10 @@ COMMANDS: tuple[Command, ...] = (
              Arg("--root", "package directory (default: [index] packages_dir)",
                  metavar="DIR"),
              Arg("--server-name", "nginx server_name (default: _)", metavar="NAMES")),
-            description="Print the nginx site that serves the index's package files as "
-                        "static files and proxies the simple pages and uploads to "
-                        "pypiserver (es pypi serve on --backend). Redirect it into nginx's "
-                        "conf.d/ and reload nginx; docs/scale.md."),
+            description="The nginx site for the index host, printed to stdout: it serves "
+                        "the package files as static files and proxies the simple pages "
+                        "and uploads to pypiserver (es pypi serve on --backend). Redirect "
+                        "it into nginx's conf.d/ and reload nginx; docs/build.md."),
     Command("pypi sync", "essay.pypi:cli_sync",
             "download wheels and their dependencies into the index for offline hosts",
             (Arg("packages", "what to sync (default: the project's requirements and "

@@ -19,6 +19,7 @@ import subprocess
 
 import pytest
 
+from index_load import CLIENT
 from rig_nginx import MAIN_CONF, NGINX
 from rig_project import Project, free_port, wait_port
 from test_fleet import uv_on_hosts
@@ -30,51 +31,6 @@ LOG_FORMAT = ("log_format index '$remote_addr \"$request\" $status $body_bytes_s
 LINE = re.compile(r'^(\S+) "(\S+) (\S+) [^"]*" (\d{3}) (\d+) upstream=(\S+)$', re.M)
 CLIENTS_PER_HOST = 50
 
-CLIENT = r"""
-import http.client, json, re, sys, threading, time
-host, nginx, direct, simple, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
-    sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-start, lock, out = threading.Barrier(n), threading.Lock(), {"ok": 0, "failed": [], "slowest": 0}
-
-def get(port, path):
-    t = time.monotonic()
-    c = http.client.HTTPConnection(host, port, timeout=30)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        body = r.read()
-        return r.status, body, time.monotonic() - t
-    finally:
-        c.close()
-
-def client():
-    start.wait(30)
-    for _ in range(rounds):
-        for port, path in ((nginx, simple), (nginx, None), (direct, simple)):
-            try:
-                if path is None:   # the wheel the simple page links to
-                    path = "/packages/" + wheel
-                status, body, took = get(port, path)
-                if path == simple and status == 200:
-                    globals()["wheel"] = re.findall(r'"/packages/([^"#]+\.whl)',
-                                                    body.decode())[-1]
-                with lock:
-                    out["slowest"] = max(out["slowest"], took)
-                    if status == 200:
-                        out["ok"] += 1
-                    else:
-                        out["failed"].append(f"{port}{path}: {status}")
-            except Exception as e:
-                with lock:
-                    out["failed"].append(f"{port}{path}: {e!r}")
-
-t0 = time.monotonic()
-threads = [threading.Thread(target=client) for _ in range(n)]
-for t in threads: t.start()
-for t in threads: t.join(90)
-out["elapsed"] = time.monotonic() - t0
-print(json.dumps(out))
-"""
 
 
 class Log:
