@@ -29,9 +29,9 @@ setup(
         "cookiecutter>=2.6",
         "build>=1.2",
         "twine>=5.1",
-        "pypiserver>=2.1",
+        "pypiserver>=2.4",        # app_from_config, setup_routes_from_config
         "libpass>=1.9",          # passlib, maintained: works with bcrypt 4.1+
-        "waitress>=3.0",         # pypiserver's threaded server
+        "waitress>=3.0",         # the index's server (es pypi serve: [index] threads)
         "packaging>=24.0",
         "rich>=13.0",            # the live progress view on a terminal
     ],

@@ -103,6 +103,20 @@ COMMANDS: tuple[Command, ...] = (
              Arg("--port", "port (default: from [index] url)", type=int, metavar="P"),
              Arg("--root", "package directory (default: [index] packages_dir)",
                  metavar="DIR"))),
+    Command("pypi nginx-conf", "essay.index_nginx:cli_nginx_conf",
+            "print an nginx site for the index host: package files from disk, the rest "
+            "proxied to es pypi serve",
+            (Arg("--listen", "[HOST:]PORT nginx listens on (default: [index] url's port)",
+                 metavar="ADDR"),
+             Arg("--backend", "HOST:PORT of es pypi serve behind it (default: 127.0.0.1, "
+                 "that port + 1)", metavar="ADDR"),
+             Arg("--root", "package directory (default: [index] packages_dir)",
+                 metavar="DIR"),
+             Arg("--server-name", "nginx server_name (default: _)", metavar="NAMES")),
+            description="The nginx site for the index host, printed to stdout: it serves "
+                        "the package files as static files and proxies the simple pages "
+                        "and uploads to pypiserver (es pypi serve on --backend). Redirect "
+                        "it into nginx's conf.d/ and reload nginx; docs/build.md."),
     Command("pypi sync", "essay.pypi:cli_sync",
             "download wheels and their dependencies into the index for offline hosts",
             (Arg("packages", "what to sync (default: the project's requirements and "

@@ -78,7 +78,8 @@ def serving(proj, workdir, prefix=None):
     """The project's index served on the rig (``es pypi serve``) and synced (``es pypi
     sync``); at the end, the server stopped and -- with ``prefix`` (e.g. ``~/shop``) --
     every colour's supervisord under it on the web hosts shut down and the prefix removed."""
-    log = open(os.path.join(workdir, "pypiserver.log"), "w")
+    proj.server_log = os.path.join(workdir, "pypiserver.log")
+    log = open(proj.server_log, "w")
     server = subprocess.Popen([sys.executable, "-m", "essay", "pypi", "serve", "--host",
                                proj.rig.index_address, "--port", str(proj.port)],
                               cwd=proj.path, env=proj.env(), stdout=log,

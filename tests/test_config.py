@@ -71,6 +71,7 @@ def test_the_minimal_file_loads_with_every_default(tmp_path):
     assert cfg.release_grace == 10.0
     assert cfg.version_file == "demo/_release.py"
     assert cfg.accept_new_host_keys is False and cfg.connect_timeout == 10.0
+    assert (cfg.index_threads, cfg.index_connection_limit) == (32, 1000)
 
 
 def test_name_alone_gets_the_embedded_index_and_local_roles(tmp_path):
@@ -116,6 +117,13 @@ BAD = [
     ('project = 3\n' + _replace('[project]\nname = "demo"\n', ""), "[project]", "3",
      "a table"),
     ("nginx = 1\n" + MINIMAL.split("[nginx]")[0], "[nginx]", "1", "a table"),
+    (_replace('upload_url = "http://127.0.0.1:8090/"', 'upload_url = "http://127.0.0.1:8090/"'
+              "\nthreads = 0"), "[index] threads", "0", "1 to 256"),
+    (_replace('upload_url = "http://127.0.0.1:8090/"', 'upload_url = "http://127.0.0.1:8090/"'
+              '\nthreads = "32"'), "[index] threads", "'32'", "whole number"),
+    (_replace('upload_url = "http://127.0.0.1:8090/"', 'upload_url = "http://127.0.0.1:8090/"'
+              "\nconnection_limit = 20000"), "[index] connection_limit", "20000",
+     "1 to 10000"),
     # unknown keys and tables
     (_replace("listen = 80", "listen = 80\nport = 81"), "[nginx] port", None, "known keys"),
     (MINIMAL + "[deploys]\nprefix = 'x'\n", "[deploys]", None, "known"),

@@ -61,6 +61,8 @@ class Config:
     raw: dict = field(default_factory=dict, repr=False)
     env: str | None = None          # the chosen environment ([env.NAME]), None: none
     env_names: tuple[str, ...] = ()  # every environment essay.toml defines
+    index_threads: int = 32         # `es pypi serve`: waitress's worker threads
+    index_connection_limit: int = 1000  # ... and the connections it accepts at once
 
     def hosts(self, role: str) -> list[str]:
         return list(self.roles.get(role, []))
@@ -104,7 +106,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         project.fail("package", package, 'a Python package name such as "demo" (letters, '
                      "digits and '_', not starting with a digit)")
 
-    index = Reader(path, data, "index", {"url", "upload_url", "packages_dir"})
+    index = Reader(path, data, "index", {"url", "upload_url", "packages_dir", "threads",
+                                         "connection_limit"})
     url = index.get("url", str, DEFAULT_INDEX, "an http(s) URL of a simple index")
     check_url(index, "url", url, "http://10.0.0.1:8090/simple/")
     if not url.endswith("/"):
@@ -112,6 +115,12 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
     upload = index.get("upload_url", str, upload_url_for(url), "an http(s) URL")
     check_url(index, "upload_url", upload, "http://127.0.0.1:8090/")
     packages_dir = root / index.get("packages_dir", str, f"{STATE_DIR}/packages")
+    threads = index.get("threads", int, 32, "a whole number from 1 to 256")
+    if not 1 <= threads <= 256:
+        index.fail("threads", threads, "a whole number from 1 to 256")
+    conn_limit = index.get("connection_limit", int, 1000, "a whole number from 1 to 10000")
+    if not 1 <= conn_limit <= 10000:
+        index.fail("connection_limit", conn_limit, "a whole number from 1 to 10000")
 
     roles_r = Reader(path, data, "roles", table_keys(data, "roles"))
     roles = {"web": ["local"], "lb": ["local"]} if "roles" not in data else {}
@@ -182,6 +191,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
         root=root, path=path, name=name, package=package,
         index_url=url, upload_url=upload, index_embedded="index" not in data,
         packages_dir=packages_dir, roles=roles,
+        index_threads=threads, index_connection_limit=conn_limit,
         prefix=check_remote_path(deploy, "prefix", deploy.get("prefix", str, f"~/{name}",
                                                               "a directory path"), "~/demo"),
         python=deploy.get("python", str, "python3", "a python executable"),
