@@ -15,7 +15,7 @@ import pytest
 
 from rig_project import free_port, wait_port
 from server_util import Browser, Server
-from test_flip import reset_lb, stop_colors
+from test_flip import reset_lb, stop_colors, wait_until
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -43,10 +43,22 @@ def redis(tmp_path_factory):
     proc.wait(10)
 
 
-def worker(project, env):
-    return subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
+def worker(project, env, queue):
+    """An ``es server worker`` with one thread, returned once it waits on Redis for jobs
+    (its process holds a connection to the Redis port: huey's worker thread polls)."""
+    proc = subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
                              "1"], cwd=project.path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    port = queue.rsplit(":", 1)[1].split("/")[0]
+
+    def polling():
+        assert proc.poll() is None, f"the worker exited {proc.returncode}"
+        ss = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
+                            capture_output=True, text=True, check=True).stdout
+        return f"pid={proc.pid}," in ss
+
+    wait_until(polling, 60, 0.1, f"worker {proc.pid} polling Redis")
+    return proc
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +69,7 @@ def setup(rig, project, redis):
     token = project.es("server", "token", "add", "ci", "--role", "admin",
                        check=True).stdout.strip()
     server = Server(project.path, env)
-    workers = [worker(project, env), worker(project, env)]
+    workers = [worker(project, env, redis), worker(project, env, redis)]
     version = project.build()
     yield server, token, workers, version
     for w in workers:
