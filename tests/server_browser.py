@@ -37,13 +37,30 @@ def find(chrome, css):
         (By.CSS_SELECTOR, css)))
 
 
+def gone(element):
+    """A wait condition: ``element``'s page has been replaced. Chromium answers a node of
+    a page that is going away either as stale or with "does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def check(_driver):
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+        return False
+    return check
+
+
 def click_to(chrome, element, css):
-    """Click ``element`` and wait for the next page: its element ``css``, the old page gone."""
-    from selenium.webdriver.support import expected_conditions as ec
+    """Click ``element`` and wait for the next page: the old page gone, its element ``css``."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     element.click()
-    WebDriverWait(chrome, WAIT).until(ec.staleness_of(element))
+    WebDriverWait(chrome, WAIT).until(gone(element))
     return find(chrome, css)
 
 

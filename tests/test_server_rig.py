@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from server_browser import WAIT, chrome, find, live_on_page, ui_action, ui_login  # noqa: F401
+from server_browser import (WAIT, chrome, find, gone, live_on_page, ui_action,  # noqa: F401
+                            ui_login)
 from server_util import Browser, Server, add_user, wait_job
 from test_flip import reset_lb, stop_colors, through_lb, wait_until
 
@@ -63,14 +64,16 @@ def lb_state(rig) -> dict:
     return dict(line.split("=", 1) for line in lb_file(rig, "state").split("\n") if "=" in line)
 
 
-def config(project, branch, flip):
+def config(project, branch, flip, test=True):
     """essay.toml with staging (the gate as its pre_deploy hook), a password in the index
-    URL and the [server] table; committed."""
+    URL and the [server] table (``test``: the project's tests as its test command);
+    committed."""
     index_url = project.index_url.replace("://", f"://reader:{INDEX_PASSWORD}@", 1)
     project.write_config(index_url=index_url, extra=(
         f'\n[env.{ENV}.deploy]\npre_deploy = [{json.dumps(GATE)}]\n'
         f'\n[server]\nbranch = "{branch}"\nenvironment = "{ENV}"\n'
-        f'test = "{sys.executable} -m pytest -q"\nflip = {str(flip).lower()}\n'
+        + (f'test = "{sys.executable} -m pytest -q"\n' if test else "")
+        + f'flip = {str(flip).lower()}\n'
         '\n[release]\ngrace = 2\n'))
 
 
@@ -194,7 +197,7 @@ def test_bad_pushes_change_nothing(rig, project, srv, pushed):
 def test_with_flip_off_a_push_fills_the_idle_colour_only(rig, project, srv, pushed):
     server, b, branch = srv
     lines = b.get(f"/jobs/{pushed['job']}/lines")[1]
-    config(project, branch, flip=False)
+    config(project, branch, flip=False, test=False)   # the first push ran the tests
     assert server.restart() == 0                       # SIGTERM: a clean exit
     # the restarted server: the same user logs in; the first push's log is all there
     b2 = Browser(server.url)
@@ -285,7 +288,6 @@ def test_browser_deploy_watch_canary_flip_rollback(rig, project, srv, pushed, ch
 
 def test_browser_viewer_and_csrf(rig, srv, chrome):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
     server, _, _ = srv
@@ -304,7 +306,7 @@ def test_browser_viewer_and_csrf(rig, srv, chrome):
     chrome.execute_script("document.querySelector('main input[name=csrf_token]').remove()")
     review.click()
     # the answer is a new page: wait for the form's page to go before reading it
-    WebDriverWait(chrome, WAIT).until(staleness_of(review))
+    WebDriverWait(chrome, WAIT).until(gone(review))
     WebDriverWait(chrome, WAIT).until(lambda d: d.execute_script(
         "return document.readyState") == "complete")
     assert "CSRF" in chrome.page_source and "summary" not in chrome.page_source
