@@ -44,8 +44,8 @@ class Project:
         return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
                               cwd=self.path, check=True, capture_output=True, text=True).stdout
 
-    def write_config(self, extra="", web=None):
-        text = self.rig.essay_toml("demo", index_url=self.index_url,
+    def write_config(self, extra="", web=None, index_url=None):
+        text = self.rig.essay_toml("demo", index_url=index_url or self.index_url,
                                    upload_url=f"http://{self.rig.index_address}:{self.port}/",
                                    extra=extra)
         if web is not None:

@@ -32,24 +32,45 @@ def redis_server(directory):
         proc.wait(10)
 
 
-def worker(path, env, threads=1):
-    """An ``es server worker`` process in ``path``."""
-    return subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
+def worker(path, env, threads=1, queue=None):
+    """An ``es server worker`` process in ``path``; with ``queue`` (its Redis URL) returned
+    only once it waits on Redis for jobs (its process holds a connection to the Redis port:
+    huey's worker threads poll)."""
+    proc = subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
                              str(threads)], cwd=path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    if queue is not None:
+        port = queue.rsplit(":", 1)[1].split("/")[0]
+        end = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"the worker exited {proc.returncode}"
+            ss = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
+                                capture_output=True, text=True, check=True).stdout
+            if f"pid={proc.pid}," in ss:
+                return proc
+            assert time.monotonic() < end, f"worker {proc.pid} not polling Redis after 60 s"
+            time.sleep(0.1)
+    return proc
 
 
 class Server:
-    """``es server`` in ``path`` on a free port; ``stop()`` sends SIGTERM."""
+    """``es server`` in ``path`` on a free port (``--host host``); ``stop()`` sends SIGTERM,
+    ``restart()`` stops it and starts a new one on the same data, address and port."""
 
-    def __init__(self, path, env, *extra):
-        self.path, self.port = path, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(path, ".essay-server-test.log"), "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "essay", "server", "--port",
-                                      str(self.port), *extra], cwd=path, env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        wait_port("127.0.0.1", self.port, 30)
+    def __init__(self, path, env, *extra, host="127.0.0.1"):
+        self.path, self.env, self.extra, self.host = path, env, extra, host
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+        self.log_path = os.path.join(path, ".essay-server-test.log")
+        self._start()
+
+    def _start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "essay", "server", "--host",
+                                      self.host, "--port", str(self.port), *self.extra],
+                                     cwd=self.path, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.host, self.port, 30)
 
     def stop(self, timeout=60) -> int:
         if self.proc.poll() is None:
@@ -57,6 +78,20 @@ class Server:
         code = self.proc.wait(timeout)
         self.log.close()
         return code
+
+    def restart(self, host=None) -> int:
+        """SIGTERM, wait for the exit, start anew (``--host host`` if given); the old
+        process's exit status."""
+        code = self.stop()
+        self.host = host or self.host
+        self.url = f"http://{self.host}:{self.port}"
+        self._start()
+        return code
+
+    def output(self) -> str:
+        """Everything the server processes printed so far."""
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
 
 def add_user(path, env, name, role, password="correct horse"):

@@ -5,12 +5,14 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
 
-from server_util import Browser, Server, add_user
+from server_util import Browser, Server, add_user, wait_job
+from test_flip import wait_until
 
 from essay.server import webhooks
 
@@ -161,8 +163,6 @@ def test_webhooks_are_verified_before_anything(server, proj):
     status, out, _ = b.request("/hooks/github", body, good)        # the same delivery again
     assert status == 200 and "seen before" in out
     b.login("ada", "correct horse")
-    from server_util import wait_job
-
     data = wait_job(b, job, 60)   # the commit does not exist: the pipeline says so
     assert data["state"] == "failed" and "b" * 40 in data["outcome"]
     assert "hook-secret" not in json.dumps(data)
@@ -179,17 +179,32 @@ def test_api_tokens(server, proj, env):
     assert b.request("/api/jobs", data, {**h, "Authorization": f"Bearer {token}"})[0] == 403
 
 
-def test_a_restart_keeps_users_and_jobs_and_sigterm_stops_cleanly(proj, env, server):
+def test_a_restart_keeps_users_and_job_logs_and_listens_where_told(proj, env, server):
     b = Browser(server.url)
     b.login("ada", "correct horse")
-    jobs_before = b.get("/jobs")[1].count("/jobs/")
-    s = Server(proj, env)   # a second server on the same data
-    try:
-        b2 = Browser(s.url)
-        assert b2.login("ada", "correct horse")[0] == 302
-        assert b2.get("/jobs")[1].count("/jobs/") == jobs_before >= 1
-    finally:
-        assert s.stop(30) == 0
+    # a job of this test's own, with a log: a push of a commit the project does not have
+    body = json.dumps({"ref": "refs/heads/main", "after": "d" * 40}).encode()
+    status, out, _ = b.request("/hooks/github", body, {
+        "X-GitHub-Event": "push", "X-GitHub-Delivery": "restart-1",
+        **webhooks.sign("github", b"hook-secret", body)})
+    assert status == 202, out
+    job = json.loads(out)["job"]
+    before = wait_job(b, job, 60)
+    assert before["state"] == "failed" and len(before["lines"]) >= 2, before
+    page = b.get(f"/jobs/{job}")[1]
+    assert "started by webhook:github:restart-1" in page      # who: the delivery
+    jobs_before = b.get("/jobs")[1]
+
+    assert server.restart(host="127.0.0.2") == 0     # SIGTERM: a clean exit, then a new one
+    # it says where it listens once it does (after the port opened: poll for the line)
+    wait_until(lambda: f"on http://127.0.0.2:{server.port}/" in server.output(), 30,
+               what="the line naming the address")
+    with pytest.raises(ConnectionRefusedError):      # --host: only there
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    b2 = Browser(server.url)
+    assert b2.login("ada", "correct horse")[0] == 302          # the same user
+    assert json.loads(b2.get(f"/jobs/{job}/lines")[1]) == before   # every line, as it was
+    assert b2.get("/jobs")[1].split("<h1>", 1)[1] == jobs_before.split("<h1>", 1)[1]
 
 
 @pytest.mark.parametrize("provider,headers", [

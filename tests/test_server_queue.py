@@ -42,7 +42,8 @@ class Queue:
              "admin"], cwd=path, env=env, text=True, capture_output=True,
             check=True).stdout.strip()
         self.server = Server(path, env)
-        self.workers = [worker(path, env), worker(path, env)] if redis else []
+        self.workers = [worker(path, env, queue=redis), worker(path, env, queue=redis)] \
+            if redis else []
         self.sha = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], text=True,
                                   capture_output=True, check=True).stdout.strip()
         self.pushes = 0

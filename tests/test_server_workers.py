@@ -40,7 +40,7 @@ def setup(rig, project, redis):
     token = project.es("server", "token", "add", "ci", "--role", "admin",
                        check=True).stdout.strip()
     server = Server(project.path, env)
-    workers = [worker(project.path, env), worker(project.path, env)]
+    workers = [worker(project.path, env, queue=redis), worker(project.path, env, queue=redis)]
     version = project.build()
     yield server, token, workers, version
     for w in workers:

@@ -72,8 +72,11 @@ def context(settings, env: str, reporter):
     return Context(**kw)
 
 
-def secrets_of(settings) -> list[str]:
+def secrets_of(settings, cfg=None) -> list[str]:
+    """What a job's log must never show: twine's password, the webhook secret and, with
+    ``cfg``, the index's (in the index or upload URL, or the embedded index's saved one)."""
     import os
+    from urllib.parse import unquote, urlsplit
 
     out = [os.environ.get("TWINE_PASSWORD", "")]
     try:
@@ -81,7 +84,20 @@ def secrets_of(settings) -> list[str]:
         out.append(s.decode() if s else "")
     except EssayError:
         pass
-    return out
+    if cfg is not None:
+        from essay.pypi import saved_credentials
+
+        for url in (cfg.index_url, cfg.upload_url):
+            try:
+                password = urlsplit(url or "").password
+            except ValueError:
+                password = None
+            out += [password or "", unquote(password or "")]
+        try:
+            out.append(saved_credentials(cfg)[1] or "")
+        except (OSError, ValueError):
+            pass
+    return sorted(set(out), key=len, reverse=True)   # the longest first: none half-masked
 
 
 class JobReporter(Reporter):
@@ -132,6 +148,7 @@ def execute(settings, store, job_id: int, worker: str, enqueue) -> bool:
     try:
         stream.line(f"job {job.id} on {worker}: {job.summary}")
         ctx = context(settings, job.env, JobReporter(stream, store, job_id, worker))
+        stream.secrets = [x for x in secrets_of(settings, ctx.cfg) if x]
         from essay.server.actions import run
 
         code = run(job, ctx, settings)
