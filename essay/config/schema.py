@@ -61,6 +61,8 @@ class Config:
     raw: dict = field(default_factory=dict, repr=False)
     env: str | None = None          # the chosen environment ([env.NAME]), None: none
     env_names: tuple[str, ...] = ()  # every environment essay.toml defines
+    index_password: str = ""        # where the index password came from ("": none;
+    #                                 essay.config.credentials)
 
     def hosts(self, role: str) -> list[str]:
         return list(self.roles.get(role, []))
