@@ -94,6 +94,41 @@ def test_stage_commit_and_the_wrapper_for_real(tmp_path):
     assert host.encode(SECRET) not in listed.stdout
 
 
+def test_commit_keeps_the_previous_file_until_finish_and_restore_puts_it_back(tmp_path):
+    from essay.secrets.commands import (abort_script, commit_script, finish_script,
+                                        restore_script)
+
+    c = cfg(tmp_path)
+    f, d = tmp_path / "p" / "secrets.env", tmp_path / "p"
+    # no file before: restore after a commit leaves none
+    assert run(stage_script(c, "t1", {"A": "1"}), tmp_path).returncode == 0
+    assert run(commit_script(c, "t1"), tmp_path).returncode == 0
+    assert run(restore_script(c, "t1"), tmp_path).returncode == 0
+    assert not f.exists() and sorted(p.name for p in d.iterdir()) == []
+    # a file before: commit keeps it as a backup; restore puts it back, byte for byte
+    for token in ("t2", "t3"):
+        assert run(stage_script(c, token, {"A": token}), tmp_path).returncode == 0
+        assert run(commit_script(c, token), tmp_path).returncode == 0
+    before = f.read_bytes()
+    assert run(stage_script(c, "t4", {"A": "new"}, ("B",)), tmp_path).returncode == 0
+    assert run(commit_script(c, "t4"), tmp_path).returncode == 0
+    assert f.read_bytes() != before and (d / "secrets.env.essay-prev-t4").read_bytes() == before
+    assert run(restore_script(c, "t4"), tmp_path).returncode == 0
+    assert f.read_bytes() == before and oct(f.stat().st_mode & 0o777) == "0o600"
+    # finish drops the backups; abort the staged file and a backup
+    assert run(finish_script(c, "t2"), tmp_path).returncode == 0
+    assert run(finish_script(c, "t3"), tmp_path).returncode == 0
+    assert [p.name for p in d.iterdir()] == ["secrets.env"]
+    # a directory where the file should be: the commit fails, nothing moves into it
+    f.unlink()
+    f.mkdir()
+    assert run(stage_script(c, "t5", {"A": "x"}), tmp_path).returncode == 0
+    assert run(commit_script(c, "t5"), tmp_path).returncode != 0
+    assert list(f.iterdir()) == []
+    assert run(abort_script(c, "t5"), tmp_path).returncode == 0
+    assert sorted(p.name for p in d.iterdir()) == ["secrets.env"]
+
+
 def test_the_wrapper_is_shellcheck_clean():
     path = Path(host.__file__).with_name("essay-exec.sh")
     proc = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
