@@ -2,11 +2,9 @@
 wrapper run for real (sh) against files the builders write. Rig tests: test_envs_rig.py."""
 import io
 import os
-import pty
 import secrets
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -140,49 +138,20 @@ def test_the_wrapper_is_shellcheck_clean():
     assert proc.returncode == 0, proc.stdout
 
 
-def _read_until(fd, want: bytes, deadline: float) -> bytes:
-    """Read the terminal's output until ``want`` appears (or EOF, or the deadline)."""
-    out = b""
-    while want not in out and time.monotonic() < deadline:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:   # EIO: the other side closed (the process ended)
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
-
-
 def test_a_value_typed_at_a_terminal_is_not_echoed_and_is_taken(tmp_path):
     """`es secrets set KEY` on a real pseudo-terminal: the prompt comes, the typed value
     is not echoed back, and es takes it (--dry-run: the stage script is shown, value
     redacted, and no connection is opened -- the hosts are a port this test counts)."""
     from test_validation import Listener, toml
+    from tty_util import typing
 
     lis = Listener()
     (tmp_path / "essay.toml").write_text(toml(lis.port))
     value = "typed-" + secrets.token_hex(8)
     env = dict(os.environ, NO_COLOR="1", HOME=str(tmp_path))
-    pid, fd = pty.fork()
-    if pid == 0:   # the child: es, with the pty as its controlling terminal
-        try:
-            os.chdir(tmp_path)
-            os.execve(sys.executable, [sys.executable, "-m", "essay", "secrets", "set",
-                                       "MY_KEY", "--dry-run"], env)
-        finally:
-            os._exit(127)
-    deadline = time.monotonic() + 60
-    try:
-        out = _read_until(fd, b"(not echoed): ", deadline)
-        assert b"MY_KEY (not echoed): " in out, out
-        os.write(fd, value.encode() + b"\r")     # typed, then Enter
-        out += _read_until(fd, b"\0never", deadline)
-    finally:
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-    text = out.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    code, text = typing([sys.executable, "-m", "essay", "secrets", "set", "MY_KEY",
+                         "--dry-run"], tmp_path, env, b"(not echoed): ", value, timeout=60)
+    assert "MY_KEY (not echoed): " in text and code == 0, text
     assert value not in text and value[:10] not in text   # not echoed, not printed
     assert "MY_KEY=<redacted>" in text and "dry run: nothing changed" in text, text
     assert lis.count == 0
