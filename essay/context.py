@@ -43,8 +43,11 @@ class Context:
 def cli_config(ctx: Context, as_json: bool = False) -> int:
     """``es config``: the resolved configuration, defaults filled in, secrets redacted."""
     from essay import config
+    from essay.config.credentials import toml_warning
 
     data = config.redacted(ctx.cfg)
+    if toml_warning(ctx.cfg):
+        ctx.reporter.warn(toml_warning(ctx.cfg))
     if as_json:
         ctx.reporter.print(json.dumps(data, indent=2))
     else:

@@ -57,8 +57,8 @@ def choose_version(src_cfg, live: str, previous: str, version: str | None,
 def record_source(src, version: str, to: str, color: str, outcome: str):
     """One history line on the source environment's lbs (no lock: it changes no state)."""
     cfg = src.cfg
-    step = Step("record", f"es_history promote - - {q(outcome)} "
-                          f"{q(f'{version} to {to} colour {color}')}")
+    detail = f"{version} to {to}" + (f" colour {color}" if color else "")
+    step = Step("record", f"es_history promote - - {q(outcome)} {q(detail)}")
     script = lb_script(cfg, Operation("promote"), "promote: record", [step], lock=False)
     with src.executor() as ex:
         results = ex.run({h: script for h in cfg.hosts("lb")})
@@ -90,6 +90,10 @@ def cli_promote(ctx, from_, to, version=None, force=False, flip=False, message=N
             code, color, resolved = deploy(dst, version, session=session)
         except BaseException:
             session.end("promote", "", "", "failed", f"{version} from {from_}")
+            try:   # the source's history says so too (best effort: the error comes first)
+                record_source(src, version, to, "", "failed")
+            except Exception as e:
+                rep.warn(f"could not record the failed promotion in {from_}'s history: {e}")
             raise
         detail = f"{resolved} from {from_}"
         if code != 0:

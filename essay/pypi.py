@@ -5,6 +5,9 @@ htpasswd file for user ``essay`` with a random password and keeps the credential
 ``.essay/credentials.json`` (mode 0600), where ``es build`` finds them. The password is
 never printed, logged, or put on a command line. Any other index uses twine's own
 credential sources (TWINE_USERNAME / TWINE_PASSWORD, ~/.pypirc, keyring).
+
+The same file may hold the index's *download* credentials for the hosts (``"index"``:
+:mod:`essay.config.credentials`); writing the upload ones keeps them.
 """
 from __future__ import annotations
 
@@ -52,7 +55,12 @@ def ensure_credentials(cfg) -> Path:
     ht = HtpasswdFile(str(htpasswd), new=True, default_scheme="sha256_crypt")
     ht.set_password(USER, password)
     _write_private(htpasswd, ht.to_string().decode())
-    _write_private(creds, json.dumps({"username": USER, "password": password}) + "\n")
+    try:   # keep what else the file holds (the index's download credentials, "index")
+        data = json.loads(creds.read_text()) if creds.exists() else {}
+    except ValueError:
+        data = {}
+    data = {**(data if isinstance(data, dict) else {}), "username": USER, "password": password}
+    _write_private(creds, json.dumps(data) + "\n")
     return htpasswd
 
 

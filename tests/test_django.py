@@ -7,7 +7,9 @@ the database: zero failed requests); a failing release changes neither colour.
 A second project (``shop``) beside the session's ``demo`` on the same rig: its own
 ports (8900/8910), its own nginx site on the lb (port 8081), its own index. PostgreSQL is
 a throwaway cluster on the rig's bridge address (tests/rig_postgres.py)."""
+import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -62,9 +64,15 @@ def shop(rig, tmp_path_factory):
                 rig.sh(h, "rm -f ~/shop-migrated", check=False)
 
 
+SECRET_KEY = "s3cr3t-" + os.urandom(12).hex()
+#: what `es run` runs on a host: the sha256 of the key Django's settings hold (not the key)
+KEY_DIGEST = ("import hashlib; from django.conf import settings; "
+              "print(hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest())")
+
+
 def secrets(project):
     """DATABASE_URL and SECRET_KEY for the hosts, through `es secrets` (values on stdin)."""
-    for key, value in (("DATABASE_URL", project.database_url), ("SECRET_KEY", "s3cr3t" * 8)):
+    for key, value in (("DATABASE_URL", project.database_url), ("SECRET_KEY", SECRET_KEY)):
         p = subprocess.run(project.es_argv("secrets", "set", key), input=value + "\n",
                            cwd=project.path, env=project.env(), text=True,
                            capture_output=True, timeout=120)
@@ -87,6 +95,11 @@ def test_django_with_postgresql_migrates_once_serves_the_database_and_static(rig
     tables = shop.pg.psql("select count(*) from django_migrations", db="shop").strip()
     assert int(tables) > 10
     es(shop, "flip", "a")
+    # the deployed app's settings hold the key set with `es secrets` (no development key)
+    p = es(shop, "run", "--", "python", "-m", "shop", "shell", "-c", KEY_DIGEST)
+    assert p.stdout.strip().splitlines()[-1] == \
+        hashlib.sha256(SECRET_KEY.encode()).hexdigest(), p.stdout + p.stderr
+    assert SECRET_KEY not in p.stdout + p.stderr
     status, body = through_lb(rig, "/db")
     assert status == 200, body
     assert json.loads(body)["migrations"] == int(tables)

@@ -3,9 +3,13 @@ production = web2 + lb2, one essay.toml with [env.staging] and [env.production].
 
 The tests run in file order and build on each other (one project, one rig for the
 module): deploy and flip in staging, promote to production, the per-environment lock,
-then secrets (set, deploy, the app sees it; unset; --restart), with ``ps`` sampled the
-whole time and every essay output kept, to prove no value leaks.
+then secrets (set, deploy, the app, a hook and ``es run`` see it; unset; --restart with
+the value typed at a terminal), with ``ps`` sampled the whole time and every essay output
+kept, to prove no value leaks -- in clear, base64-encoded (as essay carries and stores
+it), or as its ``NAME=...`` line.
 """
+import base64
+import hashlib
 import json
 import os
 import secrets
@@ -18,6 +22,7 @@ import pytest
 
 from conftest import start_rig
 from rig_project import running_project
+from tty_util import typing
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 PORTS = {"a": [8800, 8801], "b": [8810, 8811]}
@@ -29,8 +34,13 @@ lb = ["lb"]
 [env.production.roles]
 web = ["web2"]
 lb = ["lb2"]
+
+[env.production.deploy]
+# a hook sees the secrets: it leaves the sha256 of one in the colour (never the value)
+post_deploy = ['printf %s "${ECHO_TEST_VALUE-}" | sha256sum | cut -c1-64 > "$VIRTUAL_ENV/secret.sha256"']
 """
 STATE = "nginx/conf.d/demo.essay"
+SHA_CMD = 'printf %s "${ECHO_TEST_VALUE-}" | sha256sum | cut -c1-64'
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +95,12 @@ def history(rig, lb, env):
         if f.exists() else []
 
 
+def last(rig, lb, env):
+    """(operation, outcome) of the environment's last history line on ``lb``."""
+    row = history(rig, lb, env)[-1]
+    return row[2], row[5]
+
+
 def live(rig, lb, env):
     return os.path.basename(os.readlink(Path(rig.home_of(lb)) / STATE / env / "live"))
 
@@ -104,8 +120,8 @@ class PsSampler(threading.Thread):
             self.lines.append(out)
             time.sleep(0.01)
 
-    def seen(self, value: str) -> bool:
-        return any(value in text for text in self.lines)
+    def seen(self, needles) -> list[str]:
+        return [n for n in needles if any(n in text for text in self.lines)]
 
     def __enter__(self):
         self.start()
@@ -114,6 +130,20 @@ class PsSampler(threading.Thread):
     def __exit__(self, *exc):
         self.stop.set()
         self.join()
+
+
+def leak_forms(name: str, *values: str) -> list[str]:
+    """Every form a value could leak in: as is, base64-encoded (essay carries it so in
+    its scripts and stores it so on the hosts), and as its ``NAME=...`` line of each."""
+    out = []
+    for v in values:
+        b64 = base64.b64encode(v.encode()).decode()
+        out += [v, b64, f"{name}={v}", f"{name}={b64}"]
+    return out
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def test_staging_deploy_and_flip_open_no_channel_on_production_hosts(rig2, env):
@@ -165,6 +195,41 @@ def test_promote_moves_the_tested_version_and_refuses_an_untested_one(rig2, env)
     p = es(env, "promote", "--from", "staging", "--to", "prod", code=1)
     assert "expected one of the environments" in p.stderr and "Traceback" not in p.stderr
 
+    # a version *previous* in staging (live before its last flip) counts as tested
+    es(env, "-e", "staging", "deploy", v2)                 # into staging's idle colour, b
+    es(env, "-e", "staging", "flip", "b")                  # live b (v2), previous a (v1)
+    es(env, "promote", "--from", "staging", "--to", "production", env.v1)
+    assert {s["version"] for s in served(rig2, "web2", "b")} == {env.v1}
+    assert last(rig2, "lb2", "production") == ("promote", "ok")
+    es(env, "-e", "staging", "rollback")                   # staging: a (v1) live again
+    assert live(rig2, "lb", "staging") == "a"
+
+    # the deploy refused (production's idle colour takes canary traffic, so no colour is
+    # free): production as it was, and both histories say failed
+    es(env, "-e", "production", "flip", "b", "--weight", "10")
+    try:
+        p = es(env, "promote", "--from", "staging", "--to", "production", code=2)
+        assert "is live" in p.stderr and "Traceback" not in p.stderr
+        assert last(rig2, "lb2", "production") == ("promote", "failed")
+        assert last(rig2, "lb", "staging") == ("promote", "failed")
+    finally:
+        es(env, "-e", "production", "rollback")           # ends the canary
+
+    # the health gate fails (a health path the app does not answer): production's live
+    # colour and what its lb serves unchanged, both histories say failed
+    env.write_config(extra=ENVS.replace("[env.production.deploy]\n", "[env.production.deploy]"
+                                        '\nhealth_path = "/nope"\nhealth_timeout = 2\n'))
+    try:
+        p = es(env, "promote", "--from", "staging", "--to", "production", code=1)
+        assert "health" in p.stdout + p.stderr and "nothing was flipped" in p.stderr
+    finally:
+        env.write_config(extra=ENVS)
+    assert live(rig2, "lb2", "production") == "a"
+    status, body = rig2.http_get("lb2", 8080, "/health")
+    assert status == 200 and json.loads(body)["version"] == v2
+    assert last(rig2, "lb2", "production") == ("promote", "failed")
+    assert last(rig2, "lb", "staging") == ("promote", "failed")
+
 
 def test_one_environments_lock_does_not_block_the_other(rig2, env):
     lock = f"~/{STATE}/staging/lock"
@@ -183,8 +248,13 @@ def test_one_environments_lock_does_not_block_the_other(rig2, env):
 def test_secrets_reach_the_app_and_never_leak(rig2, env):
     value = "hunter2-" + secrets.token_hex(8)
     other = "dry-" + secrets.token_hex(8)
+    typed = "typed-" + secrets.token_hex(8)
+    forms = leak_forms("ECHO_TEST_VALUE", value, other, typed)
+    # `other` is given as KEY=VALUE, so it is in es's own argv on this machine (documented
+    # in docs/secrets.md): ps is searched for the values given on stdin or typed
+    argv_forms = leak_forms("ECHO_TEST_VALUE", value, typed)
     since = time.time()
-    with PsSampler() as ps:
+    with PsSampler() as ps:   # until the end of the test: set, deploy, unset, --restart
         # from stdin (not a tty): the value is in no argv, even on this machine
         es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE", input=value + "\n")
         p = es(env, "-e", "production", "secrets", "list")
@@ -192,53 +262,69 @@ def test_secrets_reach_the_app_and_never_leak(rig2, env):
         es(env, "-e", "production", "deploy", env.v1)      # into the idle colour, b
         assert [s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")] == [value] * 2
         assert {s["ESSAY_ENV"] for s in served(rig2, "web2", "b", "/env")} == {"production"}
+        # a post_deploy hook and `es run` see it too (each shows only its sha256)
+        assert rig2.sh("web2", "cat ~/demo/b/secret.sha256").stdout.strip() == sha(value)
+        p = es(env, "-e", "production", "run", "--color", "b", "--", "sh", "-c", SHA_CMD)
+        assert p.stdout.strip().splitlines()[-1] == sha(value), p.stdout + p.stderr
         # staging's hosts have no such secret
         es(env, "-e", "staging", "deploy", env.v1)
         assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web1", "b", "/env")} == {None}
         dry = es(env, "-e", "production", "secrets", "set", "--dry-run", f"ECHO_TEST_VALUE={other}")
         assert "<redacted>" in dry.stdout and other not in dry.stdout + dry.stderr
-    assert ps.samples > 50 and not ps.seen(value)
-    # not in essay's output, nor in any world-readable file on the hosts or in /tmp
-    assert not any(value in t for t in env.outputs.texts)
-    home = Path(rig2.home_of("web2"))
-    secret_file = home / "demo" / "secrets.env"
-    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
-    readable = subprocess.run(
-        ["find", str(rig2.base), "/tmp", "-xdev", "-type", "f", "-perm", "-o=r", "-newermt",
-         f"@{since - 1:.0f}", "-size", "-2M"], capture_output=True, text=True).stdout.split()
-    leaked = []
-    for f in readable:
-        try:
-            if value.encode() in Path(f).read_bytes():
-                leaked.append(f)
-        except OSError:   # gone since find listed it
-            pass
-    assert not leaked
-    conf = (home / "demo" / "b" / "etc" / "supervisord.conf").read_text()
-    assert value not in conf and "essay-exec" in conf
 
-    # unset: gone after the next deploy
-    es(env, "-e", "production", "secrets", "unset", "ECHO_TEST_VALUE")
-    assert "ECHO_TEST_VALUE" not in es(env, "-e", "production", "secrets", "list").stdout
-    es(env, "-e", "production", "deploy", env.v1)
-    assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")} == {None}
+        # never in git: the project is as committed, and no commit ever held it
+        assert env.git("status", "--porcelain") == ""
+        log = env.git("log", "-p", "--all")
+        assert log and not [f for f in forms if f in log]
+        # nor in any world-readable file on the hosts or in /tmp
+        home = Path(rig2.home_of("web2"))
+        secret_file = home / "demo" / "secrets.env"
+        assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+        readable = subprocess.run(
+            ["find", str(rig2.base), "/tmp", "-xdev", "-type", "f", "-perm", "-o=r",
+             "-newermt", f"@{since - 1:.0f}", "-size", "-2M"],
+            capture_output=True, text=True).stdout.split()
+        leaked = []
+        for f in readable:
+            try:
+                data = Path(f).read_bytes()
+            except OSError:   # gone since find listed it
+                continue
+            leaked += [(f, n) for n in forms if n.encode() in data]
+        assert not leaked
+        conf = (home / "demo" / "b" / "etc" / "supervisord.conf").read_text()
+        assert value not in conf and "essay-exec" in conf
 
-    # --restart: the idle colour sees a change at once, the live one only with --live
-    es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE", "--restart",
-       input="now\n")
-    assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")} == {"now"}
-    assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "a", "/env")} == {None}
-    es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE=both", "--restart",
-       "--live")
-    assert {s["ECHO_TEST_VALUE"] for c in "ab" for s in served(rig2, "web2", c, "/env")} \
-        == {"both"}
-    p = es(env, "-e", "production", "secrets", "set", "ESSAY_COLOR=x", code=2)
-    assert "reserved" in p.stderr
+        # unset: gone after the next deploy
+        es(env, "-e", "production", "secrets", "unset", "ECHO_TEST_VALUE")
+        assert "ECHO_TEST_VALUE" not in es(env, "-e", "production", "secrets", "list").stdout
+        es(env, "-e", "production", "deploy", env.v1)
+        assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")} == {None}
+
+        # --restart, the value typed at a terminal (a real pty): not echoed, and taken;
+        # the idle colour sees it at once, the live one only with --live
+        code, shown = typing(env.es_argv("-e", "production", "secrets", "set",
+                                         "ECHO_TEST_VALUE", "--restart"),
+                             env.path, env.env(), b"(not echoed): ", typed)
+        env.outputs.texts.append(shown)
+        assert "ECHO_TEST_VALUE (not echoed): " in shown and code == 0, shown
+        assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "b", "/env")} == {typed}
+        assert {s["ECHO_TEST_VALUE"] for s in served(rig2, "web2", "a", "/env")} == {None}
+        es(env, "-e", "production", "secrets", "set", "ECHO_TEST_VALUE=both", "--restart",
+           "--live")
+        assert {s["ECHO_TEST_VALUE"] for c in "ab" for s in served(rig2, "web2", c, "/env")} \
+            == {"both"}
+        p = es(env, "-e", "production", "secrets", "set", "ESSAY_COLOR=x", code=2)
+        assert "reserved" in p.stderr
+    # in no process's argv, and in none of essay's output, in any form
+    assert ps.samples > 50 and ps.seen(argv_forms) == []
+    assert not [f for f in forms for t in env.outputs.texts if f in t]
 
 
 def test_secrets_change_on_every_host_or_none_and_list_compares(rig2, env):
     """Across two web hosts (a second essay.toml without environments naming both):
-    a host that cannot stage leaves every host unchanged; list tells missing/differs."""
+    a host that cannot stage, or cannot commit, leaves every host unchanged; the app
+    sees the value on both hosts after a deploy; list tells missing/differs."""
     both = env.path / "both.toml"
     both.write_text(rig2.essay_toml("demo", index_url=env.index_url,
                                     upload_url=f"http://{rig2.index_address}:{env.port}/"))
@@ -253,13 +339,32 @@ def test_secrets_change_on_every_host_or_none_and_list_compares(rig2, env):
     finally:
         rig2.sh("web1", "chmod 755 ~/demo")
     assert {h: f.read_bytes() if f.exists() else None for h, f in files.items()} == before
-    assert not list((Path(rig2.home_of("web2")) / "demo").glob("secrets.env.essay-stage-*"))
+    assert not list((Path(rig2.home_of("web2")) / "demo").glob("secrets.env.essay-*"))
+    # web1 stages, but its file cannot be replaced (a directory in its place): web2, which
+    # committed, gets its previous file back
+    rig2.sh("web1", "mkdir ~/demo/secrets.env")
+    try:
+        p = es(env, "-c", both, "secrets", "set", "OTHER=1", code=1)
+        assert "not changed on any host: the commit failed (web1:" in p.stderr, p.stderr
+        assert "put the previous values back on web2" in p.stderr
+        assert files["web2"].read_bytes() == before["web2"]
+        assert rig2.sh("web1", "ls -A ~/demo/secrets.env").stdout == ""
+        for h in ("web1", "web2"):
+            assert not list((Path(rig2.home_of(h)) / "demo").glob("secrets.env.essay-*"))
+    finally:
+        rig2.sh("web1", "rmdir ~/demo/secrets.env")
     p = es(env, "-c", both, "secrets", "list", code=1)   # not the same everywhere: exit 1
     assert "missing on web1" in p.stdout          # production's value is on web2 only
-    es(env, "-c", both, "secrets", "set", "ECHO_TEST_VALUE=same")
+    value = "same-" + secrets.token_hex(4)
+    es(env, "-c", both, "secrets", "set", f"ECHO_TEST_VALUE={value}")
     p = es(env, "-c", both, "secrets", "list")
-    assert "same on every host" in p.stdout and "same" not in p.stdout.replace(
-        "same on every host", "")
+    assert "same on every host" in p.stdout and value not in p.stdout + p.stderr
+    # the app sees it on every host: deployed to both, read from each host's processes
+    es(env, "-c", both, "deploy", env.v1, "--color", "b")
+    assert {h: {s["ECHO_TEST_VALUE"] for s in served(rig2, h, "b", "/env")}
+            for h in ("web1", "web2")} == {"web1": {value}, "web2": {value}}
+    assert not [h for h in ("web1", "web2") if
+                list((Path(rig2.home_of(h)) / "demo").glob("secrets.env.essay-*"))]
     rig2.sh("web1", "printf 'ECHO_TEST_VALUE=%s\\n' \"$(printf other | base64)\" "
                     "> ~/demo/secrets.env")
     p = es(env, "-c", both, "secrets", "list", code=1)

@@ -61,7 +61,8 @@ def version(project):
 @pytest.fixture(scope="module")
 def locked_index(rig, project, tmp_path_factory):
     """A second pypiserver over the project's packages that wants a password for
-    everything (downloads and listings too); yields its URL with the password in it."""
+    everything (downloads and listings too); yields its URL, without the password (it
+    comes from outside git: ESSAY_INDEX_PASSWORD, .essay/credentials.json)."""
     from passlib.apache import HtpasswdFile
 
     d = tmp_path_factory.mktemp("locked")
@@ -77,7 +78,7 @@ def locked_index(rig, project, tmp_path_factory):
         stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_port(rig.index_address, port)
-        yield f"http://essay:{PASSWORD}@{rig.index_address}:{port}/simple/"
+        yield f"http://{rig.index_address}:{port}/simple/"
     finally:
         server.terminate()
         server.wait(10)
@@ -116,20 +117,43 @@ class CmdlineSampler(threading.Thread):
             self.samples += 1
 
 
-def test_index_password_never_in_argv_output_or_a_readable_file(rig, project, version,
-                                                                 locked_index):
+@contextlib.contextmanager
+def index_credentials_file(project, password):
+    """``"index"`` in the project's .essay/credentials.json (0600) for the test's span."""
+    path = project.path / ".essay" / "credentials.json"
+    saved = path.read_text()
+    path.write_text(json.dumps({**json.loads(saved), "index": {"password": password}}))
+    try:
+        yield path
+    finally:
+        path.write_text(saved)
+
+
+def test_index_password_from_outside_git_never_in_argv_output_a_file_or_git(
+        rig, project, version, locked_index):
+    """The password is in no essay.toml: it comes from .essay/credentials.json (a dry
+    run) and from ESSAY_INDEX_PASSWORD (a real deploy, every argv sampled)."""
     try:
         with configured(project, index_url=locked_index):
-            dry = project.es("deploy", version, "--color", "a", "--dry-run")
-            assert dry.returncode == 0, dry.stderr
-            assert PASSWORD not in dry.stdout + dry.stderr
-            assert re.search(r"PIP_INDEX_URL='?http://essay:\*\*\*@", dry.stdout), dry.stdout
-            assert project.es("config").stdout.count(PASSWORD) == 0
+            assert PASSWORD not in (project.path / "essay.toml").read_text()
+            p = project.es("deploy", version, "--color", "a", "--dry-run")
+            assert p.returncode != 0 and "answered 401" in p.stderr, p.stderr  # it needs one
+            with index_credentials_file(project, PASSWORD) as creds:
+                assert oct(creds.stat().st_mode & 0o777) == "0o600"
+                dry = project.es("deploy", version, "--color", "a", "--dry-run")
+                assert dry.returncode == 0, dry.stderr
+                assert PASSWORD not in dry.stdout + dry.stderr
+                assert re.search(r"PIP_INDEX_URL='?http://essay:\*\*\*@", dry.stdout), dry.stdout
+                shown = project.es("config", "--json")
+                assert PASSWORD not in shown.stdout + shown.stderr
+                assert json.loads(shown.stdout)["index"]["password_from"] == \
+                    ".essay/credentials.json"
 
             sampler = CmdlineSampler()
             sampler.start()
             try:
-                p = project.es("deploy", version, "--color", "a")
+                p = project.es("deploy", version, "--color", "a",
+                               env=project.env(ESSAY_INDEX_PASSWORD=PASSWORD))
             finally:
                 sampler.stop.set()
                 sampler.join()
@@ -144,6 +168,11 @@ def test_index_password_never_in_argv_output_or_a_readable_file(rig, project, ve
             for h in rig.web:
                 rel = json.loads(rig.sh(h, f"cat {PREFIX}/a/release.json").stdout)
                 assert rel["version"] == version and rel["ssh_user"] == rig.user(h)
+            # nowhere in git: no commit, no change to a tracked file, no file git would add
+            assert PASSWORD not in project.git("log", "-p", "--all")
+            assert PASSWORD not in project.git("diff", "HEAD")
+            others = project.git("ls-files", "--others", "--exclude-standard").split()
+            assert not [f for f in others if PASSWORD in (project.path / f).read_text()]
     finally:
         shutdown(rig)
 

@@ -1,7 +1,10 @@
 """Secrets, pure parts: names, parsing, the scripts (redaction, quoting), and the exec
 wrapper run for real (sh) against files the builders write. Rig tests: test_envs_rig.py."""
 import io
+import os
+import secrets
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,7 +97,62 @@ def test_stage_commit_and_the_wrapper_for_real(tmp_path):
     assert host.encode(SECRET) not in listed.stdout
 
 
+def test_commit_keeps_the_previous_file_until_finish_and_restore_puts_it_back(tmp_path):
+    from essay.secrets.commands import (abort_script, commit_script, finish_script,
+                                        restore_script)
+
+    c = cfg(tmp_path)
+    f, d = tmp_path / "p" / "secrets.env", tmp_path / "p"
+    # no file before: restore after a commit leaves none
+    assert run(stage_script(c, "t1", {"A": "1"}), tmp_path).returncode == 0
+    assert run(commit_script(c, "t1"), tmp_path).returncode == 0
+    assert run(restore_script(c, "t1"), tmp_path).returncode == 0
+    assert not f.exists() and sorted(p.name for p in d.iterdir()) == []
+    # a file before: commit keeps it as a backup; restore puts it back, byte for byte
+    for token in ("t2", "t3"):
+        assert run(stage_script(c, token, {"A": token}), tmp_path).returncode == 0
+        assert run(commit_script(c, token), tmp_path).returncode == 0
+    before = f.read_bytes()
+    assert run(stage_script(c, "t4", {"A": "new"}, ("B",)), tmp_path).returncode == 0
+    assert run(commit_script(c, "t4"), tmp_path).returncode == 0
+    assert f.read_bytes() != before and (d / "secrets.env.essay-prev-t4").read_bytes() == before
+    assert run(restore_script(c, "t4"), tmp_path).returncode == 0
+    assert f.read_bytes() == before and oct(f.stat().st_mode & 0o777) == "0o600"
+    # finish drops the backups; abort the staged file and a backup
+    assert run(finish_script(c, "t2"), tmp_path).returncode == 0
+    assert run(finish_script(c, "t3"), tmp_path).returncode == 0
+    assert [p.name for p in d.iterdir()] == ["secrets.env"]
+    # a directory where the file should be: the commit fails, nothing moves into it
+    f.unlink()
+    f.mkdir()
+    assert run(stage_script(c, "t5", {"A": "x"}), tmp_path).returncode == 0
+    assert run(commit_script(c, "t5"), tmp_path).returncode != 0
+    assert list(f.iterdir()) == []
+    assert run(abort_script(c, "t5"), tmp_path).returncode == 0
+    assert sorted(p.name for p in d.iterdir()) == ["secrets.env"]
+
+
 def test_the_wrapper_is_shellcheck_clean():
     path = Path(host.__file__).with_name("essay-exec.sh")
     proc = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_a_value_typed_at_a_terminal_is_not_echoed_and_is_taken(tmp_path):
+    """`es secrets set KEY` on a real pseudo-terminal: the prompt comes, the typed value
+    is not echoed back, and es takes it (--dry-run: the stage script is shown, value
+    redacted, and no connection is opened -- the hosts are a port this test counts)."""
+    from test_validation import Listener, toml
+    from tty_util import typing
+
+    lis = Listener()
+    (tmp_path / "essay.toml").write_text(toml(lis.port))
+    value = "typed-" + secrets.token_hex(8)
+    env = dict(os.environ, NO_COLOR="1", HOME=str(tmp_path))
+    code, text = typing([sys.executable, "-m", "essay", "secrets", "set", "MY_KEY",
+                         "--dry-run"], tmp_path, env, b"(not echoed): ", value, timeout=60)
+    assert "MY_KEY (not echoed): " in text and code == 0, text
+    assert value not in text and value[:10] not in text   # not echoed, not printed
+    assert "MY_KEY=<redacted>" in text and "dry run: nothing changed" in text, text
+    assert lis.count == 0
+    lis.sock.close()

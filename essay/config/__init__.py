@@ -10,6 +10,8 @@ The package, by part:
 * :mod:`essay.config.reader` -- typed reads of one table, with errors that name the key;
 * :mod:`essay.config.schema` -- :class:`Config`, every key with its default and checks;
 * :mod:`essay.config.envs` -- ``[env.NAME]`` merged over the top level, and the choice;
+* :mod:`essay.config.credentials` -- the index password from outside git (environment,
+  ``.essay/credentials.json``) merged into the index URL;
 * :mod:`essay.config.show` -- the resolved result as data for ``es config``, redacted.
 """
 from essay.config.envs import ENV_VAR, require

@@ -25,7 +25,8 @@ def find(start: Path | None = None) -> Path | None:
 
 def load(start: Path | None = None, path: Path | None = None, env: str | None = None) -> Config:
     """Find, parse and validate essay.toml, with environment ``env`` (None: ``$ESSAY_ENV``,
-    else ``default_env``) merged in (:mod:`essay.config.envs`)."""
+    else ``default_env``) merged in (:mod:`essay.config.envs`), and the index's
+    credentials from outside git merged into its URL (:mod:`essay.config.credentials`)."""
     given, path = path is not None, path or find(start)
     if path is None:
         raise ConfigError(f"no {FILENAME} in {start or Path.cwd()} or any parent directory; "
@@ -40,10 +41,10 @@ def load(start: Path | None = None, path: Path | None = None, env: str | None = 
         raise ConfigError(f"{'-c/--config ' if given else ''}{path}: cannot read it "
                           f"({e.strerror or e}); expected an existing, readable {FILENAME}") \
             from None
-    from essay.config import envs
+    from essay.config import credentials, envs
     from essay.config.schema import from_dict
 
     merged, chosen, known = envs.resolve(data, env, path)
-    return envs.apply(from_dict(merged, path), chosen, known)
+    return credentials.apply(envs.apply(from_dict(merged, path), chosen, known))
 
 

@@ -63,6 +63,8 @@ class Config:
     env_names: tuple[str, ...] = ()  # every environment essay.toml defines
     index_threads: int = 32         # `es pypi serve`: waitress's worker threads
     index_connection_limit: int = 1000  # ... and the connections it accepts at once
+    index_password: str = ""        # where the index password came from ("": none;
+    #                                 essay.config.credentials)
 
     def hosts(self, role: str) -> list[str]:
         return list(self.roles.get(role, []))

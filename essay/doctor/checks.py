@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import urlsplit
 
+from essay.config.credentials import PASSWORD_VAR, toml_warning
 from essay.remote import hosts as hostmod
 from essay.remote.script import HostResult, Script, Step
 from essay.remote.shell import cmd
@@ -68,6 +69,11 @@ def local_findings(cfg) -> list[Finding]:
             for line in conf]
     if not conf:
         out.append(Finding(LOCAL, "conf", True, "conf/*.j2: no known-unsafe setting"))
+    if toml_warning(cfg):
+        out.append(Finding(LOCAL, "index-password", False, toml_warning(cfg).split("; ")[0],
+                           f"remove it from the url and set {PASSWORD_VAR} in the "
+                           'environment, or "index" in .essay/credentials.json '
+                           "(docs/secrets.md#the-index-password)"))
     remote = [h for h in cfg.hosts("web") if not hostmod.is_local(h)]
     index_host = urlsplit(cfg.index_url).hostname
     if remote and is_loopback(index_host):

@@ -1,7 +1,8 @@
 """``es [-e NAME] secrets set|unset|list``: the environment's secrets on its web hosts.
 
 ``set`` and ``unset`` stage the new file on every web host, then commit it on every
-host, or on none if any host failed to stage. A value is never printed, logged, put in
+host, or on none: if any host fails to stage, nothing is committed; if any fails to
+commit, the hosts that did get their previous file back. A value is never printed, logged, put in
 argv or in a ``--dry-run`` script. A change reaches the app at the next deploy of a
 colour; ``--restart`` restarts the idle colour now (``--live`` the live one too).
 """
@@ -14,8 +15,8 @@ import sys
 from essay.deploy.cli import pick_hosts
 from essay.errors import EssayError, UsageError
 from essay.remote.script import Script
-from essay.secrets.commands import (abort_script, commit_script, list_script, restart_step,
-                                    stage_script)
+from essay.secrets.commands import (abort_script, backup_path, commit_script, finish_script,
+                                    list_script, restart_step, restore_script, stage_script)
 from essay.secrets.host import check_name, secrets_path
 
 
@@ -72,9 +73,11 @@ def _change(ctx, values: dict, unset: list, restart: bool, live: bool, dry_run: 
         done = ex.run({h: commit_script(cfg, token) for h in hosts})
         bad = [r for r in done.values() if not r.ok]
         if bad:
-            raise EssayError(f"{what}: changed on {len(done) - len(bad)} host(s) but not on " +
-                             "; ".join(f"{r.host}: {r.error}" for r in bad) +
-                             "; run it again")
+            raise EssayError(_put_back(ex, cfg, token, done, what))
+        for r in ex.run({h: finish_script(cfg, token) for h in hosts}).values():
+            if not r.ok:
+                rep.warn(f"{r.host}: could not remove {backup_path(cfg, token)} (the previous "
+                         f"values, mode 0600): {r.error}")
         if unset:
             gone = {n for r in staged.values() for n in r.data.get("removed", [])}
             for name in unset:
@@ -87,6 +90,23 @@ def _change(ctx, values: dict, unset: list, restart: bool, live: bool, dry_run: 
         rep.info("it takes effect at the next deploy of a colour, or now with --restart")
     rep.outcome(f"{what}{' (environment ' + cfg.env + ')' if cfg.env else ''}")
     return 0
+
+
+def _put_back(ex, cfg, token: str, done: dict, what: str) -> str:
+    """After a failed commit: the previous file back on the hosts that committed, the
+    staged file gone from those that did not. The error to raise."""
+    committed = [h for h, r in done.items() if r.ok]
+    failed = [r for r in done.values() if not r.ok]
+    back = ex.run({**{h: restore_script(cfg, token) for h in committed},
+                   **{r.host: abort_script(cfg, token) for r in failed}})
+    stuck = [h for h in committed if not back[h].ok]
+    why = "; ".join(f"{r.host}: {r.error}" for r in failed)
+    if stuck:
+        return (f"{what}: the commit failed ({why}); the previous values are back on "
+                f"{len(committed) - len(stuck)} host(s) but NOT on {', '.join(stuck)} (it "
+                "has the new ones): run it again")
+    return (f"{what}: not changed on any host: the commit failed ({why})" +
+            (f"; put the previous values back on {', '.join(committed)}" if committed else ""))
 
 
 def _restart(ctx, hosts, live: bool):

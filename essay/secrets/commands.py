@@ -1,9 +1,11 @@
 """``es secrets`` as data: the scripts that change and read ``{prefix}/secrets.env``.
 
-A change is two round trips per web host, so that it lands on every host or on none:
+A change is three round trips per web host, so that it lands on every host or on none:
 ``stage`` writes the new file next to the old one (0600, from the old file minus the
-changed names plus the new lines), ``commit`` renames it over the old one (atomic), and
-``abort`` removes a staged file when another host failed to stage.
+changed names plus the new lines); ``commit`` keeps the old file as a backup (a hard
+link) and renames the new one over it (atomic); ``finish`` drops the backups once every
+host committed. ``abort`` removes a staged file (and a backup) when a host failed;
+``restore`` puts the backup back on the hosts that had committed when another did not.
 
 A value travels base64-encoded inside the script, which goes on the stdin of ``bash
 -s``: it is only ever an argument of shell builtins (``printf``), never of a process, so
@@ -49,15 +51,36 @@ def stage_script(cfg, token: str, values: dict[str, str], unset=(), redact=False
                   progress=False)
 
 
+def backup_path(cfg, token: str) -> str:
+    return f"{secrets_path(cfg)}.essay-prev-{token}"
+
+
+def _script(cfg, token: str, name: str, *lines: str) -> Script:
+    paths = [f"f={qpath(secrets_path(cfg))}", f"new={qpath(staged_path(cfg, token))}",
+             f"old={qpath(backup_path(cfg, token))}"]
+    return Script(title=f"secrets: {name}", steps=(Step(name, "\n".join([*paths, *lines])),),
+                  progress=False)
+
+
 def commit_script(cfg, token: str) -> Script:
-    return Script(title="secrets: commit", steps=(Step("commit", (
-        f"mv -f -- {qpath(staged_path(cfg, token))} {qpath(secrets_path(cfg))}")),),
-        progress=False)
+    """The staged file over the old one; the old one kept (a hard link) until ``finish``.
+    ``mv -T``: a directory in the file's place fails the commit, nothing moves into it."""
+    return _script(cfg, token, "commit", 'if [ -f "$f" ]; then ln -f -- "$f" "$old"; fi',
+                   'mv -fT -- "$new" "$f"')
+
+
+def finish_script(cfg, token: str) -> Script:
+    return _script(cfg, token, "finish", 'rm -f -- "$old"')
+
+
+def restore_script(cfg, token: str) -> Script:
+    """Put the old file back on a host that committed (none before: no file)."""
+    return _script(cfg, token, "restore",
+                   'if [ -f "$old" ]; then mv -fT -- "$old" "$f"; else rm -f -- "$f"; fi')
 
 
 def abort_script(cfg, token: str) -> Script:
-    return Script(title="secrets: abort", steps=(Step("abort", (
-        f"rm -f -- {qpath(staged_path(cfg, token))}")),), progress=False)
+    return _script(cfg, token, "abort", 'rm -f -- "$new" "$old"')
 
 
 def list_script(cfg, nonce: str) -> Script:

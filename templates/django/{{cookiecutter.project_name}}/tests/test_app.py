@@ -5,6 +5,9 @@ Run them with ``python -m pytest`` from the project root.
 """
 import io
 import json
+import os
+import subprocess
+import sys
 from wsgiref.util import setup_testing_defaults
 
 from {{ cookiecutter.package_name }} import NAME, _release
@@ -52,3 +55,17 @@ def test_head_is_answered():
     # Django leaves dropping a HEAD response's body to the server (gunicorn does it).
     status, headers, _ = call("/health", method="HEAD")
     assert status == 200 and headers["Content-Type"].startswith("application/json")
+
+
+def test_on_a_host_without_secret_key_the_settings_refuse_to_load():
+    # essay's exec wrapper sets ESSAY_COLOR on a host: there, no silent development key
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SECRET_KEY", "DJANGO_SECRET_KEY", "DJANGO_DEBUG")}
+    code = "import {{ cookiecutter.package_name }}.settings"
+    p = subprocess.run([sys.executable, "-c", code], env={**env, "ESSAY_COLOR": "a"},
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "es secrets set SECRET_KEY" in p.stderr
+    p = subprocess.run([sys.executable, "-c", code + "; print({{ cookiecutter.package_name }}"
+                        ".settings.SECRET_KEY)"], capture_output=True, text=True,
+                       env={**env, "ESSAY_COLOR": "a", "SECRET_KEY": "from-the-host"})
+    assert p.returncode == 0 and p.stdout.strip() == "from-the-host"

@@ -5,8 +5,9 @@ hosts, from essay's secrets (``es secrets``), never from a file in git:
 
 * ``DATABASE_URL``       -- e.g. ``postgres://user:password@db.internal:5432/{{ cookiecutter.package_name }}``;
   without it, a SQLite file ``db.sqlite3`` in the working directory (development only)
-* ``SECRET_KEY``         -- required in production (``DJANGO_SECRET_KEY`` is read too); the
-  same value on every host and colour, or sessions break at a flip
+* ``SECRET_KEY``         -- required on a host (``DJANGO_SECRET_KEY`` is read too): without
+  it the app refuses to start there (unless ``DJANGO_DEBUG``); the same value on every
+  host and colour, or sessions break at a flip
 * ``DJANGO_ALLOWED_HOSTS`` -- comma-separated host names nginx passes on (default ``*``)
 * ``DJANGO_CSRF_TRUSTED_ORIGINS`` -- comma-separated origins, e.g. ``https://example.com``
 * ``DJANGO_DEBUG=1``     -- debug pages; never on a public host
@@ -21,15 +22,22 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
-
-# INSECURE FALLBACK, FOR DEVELOPMENT ONLY: it is in git, so anyone can forge signed data
-# with it. `es secrets set SECRET_KEY` puts the real one on every host.
-SECRET_KEY = (os.environ.get("SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY")
-              or "django-insecure-development-only-do-not-use-in-production")
-
 DEBUG = os.environ.get("DJANGO_DEBUG", "").lower() in ("1", "true", "yes", "on")
+# essay runs every process on a host through the colour's essay-exec, which sets ESSAY_COLOR
+ON_HOST = "ESSAY_COLOR" in os.environ
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if ON_HOST and not DEBUG:   # never the fallback below on a server, silently
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set on this host: run `es secrets set SECRET_KEY` (the same "
+            "value on every host), then deploy; DJANGO_DEBUG=1 allows the development key")
+    # INSECURE FALLBACK, FOR DEVELOPMENT ONLY (a checkout, the tests): it is in git, so
+    # anyone can forge signed data with it.
+    SECRET_KEY = "django-insecure-development-only-do-not-use-in-production"
 
 
 def _list(name, default=""):
@@ -87,7 +95,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # next to the colours, in {prefix}/static, shared by both (hashed names never collide), so
 # a page from either colour finds its assets during a flip. Each colour keeps its own
 # manifest. Elsewhere (a checkout), ./staticfiles.
-ON_HOST = "ESSAY_COLOR" in os.environ
 STATIC_URL = "/static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or (
     str(Path(sys.prefix).parent / "static") if ON_HOST else str(Path.cwd() / "staticfiles"))
