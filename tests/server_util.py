@@ -36,14 +36,17 @@ def worker(path, env, threads=1, queue=None):
     """An ``es server worker`` process in ``path``; with ``queue`` (its Redis URL) returned
     only once it waits on Redis for jobs (its process holds a connection to the Redis port:
     huey's worker threads poll)."""
+    log = open(os.path.join(path, f".essay-worker-{time.monotonic_ns()}.log"), "w+")
     proc = subprocess.Popen([sys.executable, "-m", "essay", "server", "worker", "--threads",
-                             str(threads)], cwd=path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                             str(threads)], cwd=path, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
     if queue is not None:
         port = queue.rsplit(":", 1)[1].split("/")[0]
         end = time.monotonic() + 60
         while True:
-            assert proc.poll() is None, f"the worker exited {proc.returncode}"
+            if proc.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f"the worker exited {proc.returncode}:\n{log.read()}")
             ss = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
                                 capture_output=True, text=True, check=True).stdout
             if f"pid={proc.pid}," in ss:
