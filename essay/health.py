@@ -12,21 +12,30 @@ from __future__ import annotations
 
 from essay.remote.shell import q
 
-_PROGRAM = r'''
-import json, sys, time, urllib.request
+#: What every health program starts with: ``get(url, host)`` opens ``url`` (never via a
+#: proxy) sending ``Host: host`` when ``host`` is set -- ``[deploy] health_host``, the name
+#: an app that checks Host (Django's ALLOWED_HOSTS) accepts. One definition for the
+#: deploy's, flip's, status's, secrets' and release's checks.
+_GET = r'''
+import json, sys, time, urllib.error, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+def get(url, host):
+    return opener.open(urllib.request.Request(url, headers={"Host": host} if host else {}),
+                       timeout=2)
+'''.strip()
+
+_PROGRAM = _GET + "\n" + r'''
 deadline = time.monotonic() + float(sys.argv[1])
 want, host = sys.argv[2:4]
 urls = sys.argv[4:]
 last = {u: "no answer yet" for u in urls}
 ok = {}
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 while True:
     for u in urls:
         if u in ok:
             continue
         try:
-            req = urllib.request.Request(u, headers={"Host": host} if host else {})
-            with opener.open(req, timeout=2) as r:
+            with get(u, host) as r:
                 body = r.read(4096).decode("utf-8", "replace")
                 try:
                     got = str(json.loads(body).get("version", "?"))
@@ -55,15 +64,14 @@ sys.exit(0 if len(ok) == len(urls) else 3)
 '''.strip()
 
 
-_WATCH = r'''
-import sys, time, urllib.request
+_WATCH = _GET + "\n" + r'''
 end = time.monotonic() + float(sys.argv[1])
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+host, urls = sys.argv[2], sys.argv[3:]
 strikes = {}
 while time.monotonic() < end:
-    for u in sys.argv[2:]:
+    for u in urls:
         try:
-            with opener.open(u, timeout=2) as r:
+            with get(u, host):
                 strikes[u] = 0
         except Exception as e:
             strikes[u] = strikes.get(u, 0) + 1
@@ -71,14 +79,16 @@ while time.monotonic() < end:
                 print("UNHEALTHY %s: %s" % (u, getattr(e, "reason", e)))
                 sys.exit(3)
     time.sleep(0.5)
-print("healthy for %ss: %s" % (sys.argv[1], " ".join(sys.argv[2:])))
+print("healthy for %ss: %s" % (sys.argv[1], " ".join(urls)))
 '''.strip()
 
 
-def watch(python: str, targets: list[str], seconds: float) -> str:
+def watch(python: str, targets: list[str], seconds: float, host: str = "") -> str:
     """Shell text that fails as soon as a target fails 3 checks in a row within
-    ``seconds`` (``es release`` watching a colour it just made live)."""
-    return " ".join([python, "-c", q(_WATCH), q(f"{seconds:g}"), *map(q, targets)])
+    ``seconds`` (``es release`` watching a colour it just made live); ``host``: the Host
+    header, as for :func:`check`."""
+    return " ".join([python, "-c", q(_WATCH), q(f"{seconds:g}"), q(host),
+                     *map(q, targets)])
 
 
 def urls(addresses, ports, path: str) -> list[str]:
@@ -97,16 +107,21 @@ def check(python: str, targets: list[str], deadline: float, version: str = "",
                      *map(q, targets)])
 
 
-_SERVES = r'''
-import sys, time, urllib.request
+def local(cfg, python: str, color: str, deadline: float, version: str = "") -> str:
+    """:func:`check` of every process of ``color`` on this host (``127.0.0.1``), as
+    essay.toml says: the colour's ports, ``health_path`` and ``health_host`` -- what a
+    deploy, ``es status`` and a secrets restart check."""
+    return check(python, urls(["127.0.0.1"], cfg.ports[color], cfg.health_path), deadline,
+                 version, host=cfg.health_host)
+
+
+_SERVES = _GET + "\n" + r'''
 url, host, want = sys.argv[1:4]
 end = time.monotonic() + 3
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 seen = None
 while time.monotonic() < end:
     try:
-        req = urllib.request.Request(url, headers={"Host": host} if host else {})
-        with opener.open(req, timeout=2) as r:
+        with get(url, host) as r:
             seen = r.headers.get("X-Essay-Color")
     except urllib.error.HTTPError as e:
         seen = e.headers.get("X-Essay-Color")

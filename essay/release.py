@@ -38,7 +38,7 @@ def watch_script(cfg, op, color: str, seconds: float):
     urls = health.urls([hostmod.address(h) for h in cfg.hosts("web")], cfg.ports[color],
                        cfg.health_path)
     return lb_script(cfg, op, f"watch {color}", [Step(f"watch {color}", health.watch(
-        "python3", urls, seconds))], keep_lock=True, progress=True)
+        "python3", urls, seconds, host=cfg.health_host))], keep_lock=True, progress=True)
 
 
 def cli_release(ctx, ref="HEAD", weight=None, message=None) -> int:

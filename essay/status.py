@@ -18,8 +18,7 @@ from essay.state import LbState, Operation, lb_script, report_step
 
 def color_step(cfg, color: str) -> Step:
     d = qpath(cfg.color_dir(color))
-    urls = health.urls(["127.0.0.1"], cfg.ports[color], cfg.health_path)
-    check = health.check('"$py"', urls, 0, host=cfg.health_host)
+    check = health.local(cfg, '"$py"', color, 0)
     return Step(f"status {color}", "\n".join([
         f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
         f"[ -x {d}/bin/python ] && essay_data installed_{color} \"$({d}/bin/python -c "

@@ -155,9 +155,7 @@ def check_health(cfg, t: Target) -> Step:
     colour's own supervisord's processes (not an earlier install's, answering for them)."""
     d = qpath(cfg.color_dir(t.color))
     ports = cfg.ports[t.color]
-    urls = health.urls(["127.0.0.1"], ports, cfg.health_path)
-    check = health.check(f"{d}/bin/python", urls, cfg.health_timeout, t.version,
-                         host=cfg.health_host)
+    check = health.local(cfg, f"{d}/bin/python", t.color, cfg.health_timeout, t.version)
     sup = f'"$({supervisorctl(cfg, t.color, "pid")} 2>/dev/null)"'
     owners = health.owners(f"{d}/bin/python", sup, t.color, ports)
     return Step("health", "\n".join([

@@ -81,11 +81,10 @@ def restart_step(cfg, color: str) -> Step:
     from essay.supervisor import action_step
 
     d = qpath(cfg.color_dir(color))
-    urls = health.urls(["127.0.0.1"], cfg.ports[color], cfg.health_path)
     restart = action_step(cfg, "restart", color, None)
     return Step(f"restart {color}", "\n".join([
         restart.run,
         f"if [ -f {d}/etc/supervisord.conf ] && [ -x {d}/bin/python ]; then",
-        f"  {health.check(f'{d}/bin/python', urls, cfg.health_timeout)}",
+        f"  {health.local(cfg, f'{d}/bin/python', color, cfg.health_timeout)}",
         f"  essay_data restarted {q(color)}",
         "fi"]))
