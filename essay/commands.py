@@ -229,7 +229,7 @@ COMMANDS: tuple[Command, ...] = (
             description="Run COMMAND (argv, each word quoted; `sh -c '...'` for shell) in "
                         "a colour's venv, directory and environment on one web host, with a "
                         "terminal when es has one. es exits with the command's status. "
-                        "Example: es run -- django-admin createsuperuser"),
+                        "Example: es run -- python -m shop createsuperuser"),
     Command("supervisor", "essay.supervisor:cli_supervisor",
             "start, stop, restart or show a colour's processes on the web hosts",
             (Arg("action", "start, stop, restart or status", metavar="ACTION",

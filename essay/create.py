@@ -7,8 +7,9 @@
 2. cookiecutter renders ``templates/<template>/`` (installed as the package
    ``essay.templates``) into a hidden staging directory beside the target.
 3. :func:`init_project` adds ``templates/common/``: ``essay.toml`` rendered from
-   ``essay.toml.j2`` (Jinja2; ``name``, ``package``), every other file (``fabfile.py``,
-   ``conf/*.j2``) copied byte for byte -- the ``.j2`` files are rendered at deploy time.
+   ``essay.toml.j2`` (Jinja2; ``name``, ``package``, ``template``: django adds its
+   release and health_host), every other file (``fabfile.py``, ``conf/*.j2``) copied
+   byte for byte -- the ``.j2`` files are rendered at deploy time.
 4. ``git init -b main`` and a first commit, then one rename puts the project in place:
    a failure before this leaves nothing behind.
 5. With a remote, ``git push -u origin main``; if that fails the project stays.
@@ -186,7 +187,7 @@ def create(name: str, template: str = "default", no_input: bool = True,
             shutil.rmtree(cache)
         package = next((p.parent.name for p in project.glob("*/_release.py")),
                        package_for(project.name))
-        init_project(project, name=project.name, package=package)
+        init_project(project, name=project.name, package=package, template=template)
         for args in (["init", "-q", "-b", "main"], ["add", "-A"],
                      [*_git_identity(project), "commit", "-q", "-m",
                       f"Create {project.name} from essay's {template} template"]):
@@ -237,8 +238,9 @@ def _ask(label: str, default: str) -> str:
         return default
 
 
-def _common_files(name: str, package: str) -> dict[str, bytes]:
-    """Every common file, by project-relative path, with its content for this project."""
+def _common_files(name: str, package: str, template: str = "") -> dict[str, bytes]:
+    """Every common file, by project-relative path, with its content for this project
+    (``template``: the one ``es create`` used, which may add essay.toml lines)."""
     import jinja2
 
     common = templates_root() / COMMON
@@ -250,7 +252,8 @@ def _common_files(name: str, package: str) -> dict[str, bytes]:
         if rel == CONFIG_TEMPLATE:
             env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
             text = env.from_string(src.read_text(encoding="utf-8"))
-            files["essay.toml"] = text.render(name=name, package=package).encode("utf-8")
+            files["essay.toml"] = text.render(name=name, package=package,
+                                             template=template).encode("utf-8")
         else:
             files[rel] = src.read_bytes()      # verbatim: .j2 files are rendered at deploy
     if "essay.toml" not in files:
@@ -275,7 +278,8 @@ def ensure_gitignored(project: Path, line: str = STATE_LINE) -> bool:
 
 
 def init_project(project_dir: str | os.PathLike, name: str | None = None,
-                 package: str | None = None, no_input: bool = True) -> InitResult:
+                 package: str | None = None, no_input: bool = True,
+                 template: str = "") -> InitResult:
     """Add essay's common files to ``project_dir`` without overwriting any file.
 
     ``name`` defaults to :func:`detect_name`, ``package`` to :func:`package_for` of the
@@ -298,7 +302,7 @@ def init_project(project_dir: str | os.PathLike, name: str | None = None,
         package = _ask("package name", package)
     _check_package(package)
 
-    files = _common_files(name, package)   # everything is read before anything is written
+    files = _common_files(name, package, template)   # all read before anything is written
     result = InitResult(project=project, name=name, package=package)
     for rel in sorted(files, key=lambda r: (r != "essay.toml", r)):
         dest = project / rel

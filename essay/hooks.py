@@ -6,9 +6,11 @@ runs in the same single round trip as the rest of the deploy, in the colour's ve
 
     from essay import hooks
 
-    @hooks.pre_deploy
-    def migrate(ctx):            # ctx: host, color, version, profile, name, package
-        return f"python -m {ctx.package} migrate"
+    @hooks.post_deploy
+    def warm(ctx):               # ctx: host, color, version, profile, name, package
+        return f"python -m {ctx.package}.warm_cache --port $ESSAY_PORT"
+
+Hooks run on every host; migrations go in ``[deploy] release`` (once per deploy).
 
 A pre_deploy hook that fails stops that host's deploy before anything is installed.
 """

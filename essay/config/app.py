@@ -47,7 +47,7 @@ def read_app(deploy: Reader, package: str) -> dict:
     if health_host and not _HOSTNAME.fullmatch(health_host):
         deploy.fail("health_host", health_host, 'a host name (optionally :port) such as '
                     '"example.com", sent as the Host header of health checks')
-    release = deploy.get("release", str, "", 'a shell command such as "django-admin migrate"')
+    release = deploy.get("release", str, "", 'a shell command such as "python -m shop migrate --noinput"')
     if "\n" in release or "\0" in release:
         deploy.fail("release", release, "one line of shell")
     python_version = deploy.get("python_version", str, "", 'the hosts\' Python, such as "3.11"')

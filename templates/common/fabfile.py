@@ -6,7 +6,9 @@ Register deploy hooks here, e.g.:
     from essay import hooks
 
     @hooks.post_deploy
-    def migrate(ctx):   # after the new version is installed and healthy in the idle colour
-        return f"python -m {ctx.package} migrate"   # runs on each host, in the colour's venv
+    def warm(ctx):   # after the new version is installed and healthy in the idle colour
+        return f"python -m {ctx.package}.warm_cache"   # on each host, in the colour's venv
+
+Migrations are not a hook (hooks run on every host): essay.toml [deploy] release.
 """
 from essay.fabtasks import namespace  # noqa: F401

@@ -34,6 +34,12 @@ def test_index_names_the_app_and_its_version():
     assert NAME in body.decode() and _release.version in body.decode()
 
 
+def test_index_links_the_site_stylesheet():
+    # a checkout has nothing collected: the plain name; on a host, the hashed one
+    body = call("/")[2].decode()
+    assert '<link rel="stylesheet" href="/static/{{ cookiecutter.package_name }}/site.css">' in body
+
+
 def test_health_is_json_with_name_version_and_commit():
     status, headers, body = call("/health")
     assert status == 200

@@ -1,6 +1,6 @@
 """{{ cookiecutter.project_name }}: {{ cookiecutter.description }}
 
-A Django project without a database: settings in :mod:`.settings`, routes in
+A Django project: settings in :mod:`.settings`, routes in
 :mod:`.urls`, views in :mod:`.views`. ``NAME`` is the distribution name;
 ``__version__`` comes from :mod:`._release`, which ``es build`` fills in.
 """

@@ -8,13 +8,15 @@ hosts, from essay's secrets (``es secrets``), never from a file in git:
 * ``SECRET_KEY``         -- required on a host (``DJANGO_SECRET_KEY`` is read too): without
   it the app refuses to start there (unless ``DJANGO_DEBUG``); the same value on every
   host and colour, or sessions break at a flip
-* ``DJANGO_ALLOWED_HOSTS`` -- comma-separated host names nginx passes on (default ``*``)
+* ``DJANGO_ALLOWED_HOSTS`` -- comma-separated host names nginx passes on (default ``*``),
+  and essay.toml's ``[deploy] health_host`` (``localhost``): ``shop.example.com,localhost``
 * ``DJANGO_CSRF_TRUSTED_ORIGINS`` -- comma-separated origins, e.g. ``https://example.com``
 * ``DJANGO_DEBUG=1``     -- debug pages; never on a public host
+* ``DJANGO_MEDIA_ROOT``  -- where uploads go: storage every web host shares (below)
 
 Static files are collected per colour when the colour's processes start (wsgi.py) and
-served by WhiteNoise with hashed names; ``/media/`` (uploads) lives outside the colours.
-essay's docs/django.md explains both. ``python -m {{ cookiecutter.package_name }} check --deploy``
+served by WhiteNoise with hashed names (storage.py); ``/media/`` (uploads) lives outside
+the colours and is served by the app (urls.py). essay's docs/django.md explains both. ``python -m {{ cookiecutter.package_name }} check --deploy``
 reviews the settings for production.
 """
 import os
@@ -58,11 +60,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "{{ cookiecutter.package_name }}",      # its static/ directory: {{ cookiecutter.package_name }}/site.css
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "{{ cookiecutter.package_name }}.storage.ColourStaticMiddleware",   # WhiteNoise, for two colours
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,15 +95,18 @@ DATABASES = {"default": dj_database_url.config(default="sqlite:///db.sqlite3",
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # On a host, sys.prefix is the colour's virtualenv, {prefix}/{colour}: static files go
-# next to the colours, in {prefix}/static, shared by both (hashed names never collide), so
-# a page from either colour finds its assets during a flip. Each colour keeps its own
-# manifest. Elsewhere (a checkout), ./staticfiles.
+# next to the colours, in {prefix}/static, shared by both (hashed names never collide, and
+# earlier versions' files stay), so a page from either colour finds its assets during a
+# flip. Each colour keeps its own manifest (storage.py). Elsewhere (a checkout),
+# ./staticfiles.
 STATIC_URL = "/static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or (
     str(Path(sys.prefix).parent / "static") if ON_HOST else str(Path.cwd() / "staticfiles"))
-# a colour finds files the other colour collected after it started (one stat per request)
-WHITENOISE_AUTOREFRESH = ON_HOST or DEBUG
-# uploads: outside the colours; with several web hosts, on storage they share (docs/django.md)
+# a stat per static request: development only. On a host, ColourStaticMiddleware finds
+# the files the other colour collected after this process started (storage.py).
+WHITENOISE_AUTOREFRESH = DEBUG
+# uploads: outside the colours, served by the app at /media/ (urls.py); with several web
+# hosts, DJANGO_MEDIA_ROOT must be storage they all share (docs/django.md)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT") or (
     str(Path(sys.prefix).parent / "media") if ON_HOST else str(Path.cwd() / "media"))

@@ -3,15 +3,15 @@
 
 On a host (``ESSAY_COLOR`` set), the first process of a colour to start collects the
 static files of this version into ``STATIC_ROOT`` -- before it serves anything, so before
-essay's health check passes; the others wait for it (a file lock) and find it done.
+essay's health check passes; the others wait for it (a file lock) and find it done. Then
+the application is made: its static files middleware reads ``STATIC_ROOT`` as collected.
 """
 import os
 
+import django
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{{ cookiecutter.package_name }}.settings")
-
-application = get_wsgi_application()
 
 
 def collect_static():
@@ -34,4 +34,7 @@ def collect_static():
 
 
 if "ESSAY_COLOR" in os.environ:
+    django.setup(set_prefix=False)
     collect_static()
+
+application = get_wsgi_application()
