@@ -171,10 +171,10 @@ def check_app_keys(text: str, cfg, name: str = "conf/supervisord.conf.j2") -> li
     default = f"{cfg.package}.wsgi:application"
     entry = template_entry(text, cfg.package)
     if cfg.app != default and not uses(text, "app") and entry != cfg.app:
-        out.append(f"{name} does not use {{{{ app }}}}: it serves {entry or 'an entry point of its own'}"
-                   f", not essay.toml [deploy] app = {cfg.app!r}; write `{{{{ app }}}}` in place "
-                   f"of {entry or 'the entry point'} on the gunicorn command line "
-                   f"({TEMPLATES_DOCS})")
+        served = entry or "an entry point of its own"
+        out.append(f"{name} does not use {{{{ app }}}}: it serves {served}, not essay.toml "
+                   f"[deploy] app = {cfg.app!r}; write `{{{{ app }}}}` in place of "
+                   f"{entry or 'the entry point'} on the gunicorn command line ({TEMPLATES_DOCS})")
     if cfg.server != "gunicorn" and not uses(text, "server_args"):
         out.append(f"{name} does not use {{{{ server_args }}}}: essay.toml [deploy] server = "
                    f"{cfg.server!r} needs `{' '.join(SERVERS[cfg.server][0])}`; write "
