@@ -107,3 +107,22 @@ def test_es_init_warns_about_what_would_make_the_first_build_fail(tmp_path):
     assert "warning: the WSGI entry point demo.wsgi:application has no module file" in p.stderr
     # essay installs the server ([deploy] server) into every colour: not a problem for es init
     assert "gunicorn" not in p.stderr
+
+
+def test_es_init_on_a_setup_py_project_with_a_fixed_version(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "demo"      # es init names it after its directory (no setup.cfg)
+    root.mkdir()
+    make(root, pyproject=None, files={
+        "setup.py": "from setuptools import setup\nsetup(name='demo', version='1.0')\n"})
+    p = subprocess.run([sys.executable, "-m", "essay", "init", "--no-input"], cwd=root,
+                       text=True, capture_output=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                            "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    assert p.returncode == 0, p.stderr
+    assert "warning: setup.py/setup.cfg has a fixed version ('1.0')" in p.stderr, p.stderr
+    assert "[metadata] version = attr: demo._release.version" in p.stderr
+    assert "1 problem(s) to fix before es build" in p.stdout + p.stderr
