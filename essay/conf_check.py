@@ -2,7 +2,8 @@
 
 :func:`check_conf` reads ``conf/nginx.conf.j2`` and ``conf/supervisord.conf.j2`` as text and
 returns one line per problem, each saying what to change. It is pure (reads files, runs
-nothing): ``es flip``/``es rollback`` print its lines as warnings, ``es doctor`` too.
+nothing): ``es flip``/``es rollback`` print its lines as warnings, ``es doctor`` too, and
+``es deploy`` the lines of :func:`check_app_keys` (essay.toml keys the template ignores).
 
 The rule behind most of it (docs/flip.md#the-keep-alive-rule): nginx must give up an idle
 upstream connection before the app server does. nginx's upstream ``keepalive_timeout``
@@ -30,6 +31,22 @@ KNOWN = {"upstream_keepalive_timeout": str(UPSTREAM_KEEPALIVE_TIMEOUT),
 
 _EXPR = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
 _STMT = re.compile(r"\{%.*?%\}|\{#.*?#\}", re.S)
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_GUNICORN_ENTRY = re.compile(r"gunicorn\b.*?\s([A-Za-z_][\w.]*:[A-Za-z_][\w.]*(?:\(\))?)\s*$",
+                             re.M)
+TEMPLATES_DOCS = "docs/templates.md#confsupervisordconfj2"
+
+
+def uses(text: str, name: str) -> bool:
+    """Does a Jinja expression or statement of the template name the variable ``name``?"""
+    return any(re.search(rf"(?<![\w.]){name}\b", m.group(0)) for m in _JINJA.finditer(text))
+
+
+def template_entry(text: str, package: str) -> str | None:
+    """The ``module:callable`` a supervisord template's gunicorn line names (with
+    ``{{ package }}`` filled in), or None."""
+    m = _GUNICORN_ENTRY.search(re.sub(r"\{\{\s*package\s*\}\}", package, text))
+    return m.group(1) if m else None
 
 
 def _plain(text: str) -> str:
@@ -144,9 +161,43 @@ def check_exec(text: str, name: str = "conf/supervisord.conf.j2") -> list[str]:
             if "essay_exec" not in m.group(1) and "essay-exec" not in m.group(1)]
 
 
-def check_conf(conf_dir) -> list[str]:
+def check_app_keys(text: str, cfg, name: str = "conf/supervisord.conf.j2") -> list[str]:
+    """essay.toml keys set that the project's supervisord template ignores (a template made
+    before they existed): ``[deploy] app`` (when not the default), ``[deploy] server`` (when
+    not gunicorn) and ``[workers]``. One line each, saying what to write."""
+    from essay.config.app import SERVERS
+
+    out = []
+    default = f"{cfg.package}.wsgi:application"
+    entry = template_entry(text, cfg.package)
+    if cfg.app != default and not uses(text, "app") and entry != cfg.app:
+        served = entry or "an entry point of its own"
+        out.append(f"{name} does not use {{{{ app }}}}: it serves {served}, not essay.toml "
+                   f"[deploy] app = {cfg.app!r}; write `{{{{ app }}}}` in place of "
+                   f"{entry or 'the entry point'} on the gunicorn command line ({TEMPLATES_DOCS})")
+    if cfg.server != "gunicorn" and not uses(text, "server_args"):
+        out.append(f"{name} does not use {{{{ server_args }}}}: essay.toml [deploy] server = "
+                   f"{cfg.server!r} needs `{' '.join(SERVERS[cfg.server][0])}`; write "
+                   f"`{{{{ server_args }}}}` after `--bind ...` on the gunicorn command line "
+                   f"({TEMPLATES_DOCS})")
+    if cfg.workers and not uses(text, "workers"):
+        out.append(f"{name} does not use `workers`: essay.toml [workers] "
+                   f"({', '.join(cfg.workers)}) would deploy no worker program; copy the "
+                   "`{% for worker, command in workers.items() %}` [program:worker-{{ worker }}]"
+                   f" block of essay's built-in template into it ({TEMPLATES_DOCS})")
+    return out
+
+
+def check_own_supervisord(cfg) -> list[str]:
+    """:func:`check_app_keys` on the project's own supervisord template (none: [])."""
+    sup = Path(cfg.root) / "conf" / "supervisord.conf.j2"
+    return check_app_keys(sup.read_text(errors="replace"), cfg) if sup.is_file() else []
+
+
+def check_conf(conf_dir, cfg=None) -> list[str]:
     """Every unsafe setting in ``conf_dir``'s nginx.conf.j2 and supervisord.conf.j2 (files
-    that are missing are essay's built-in ones: safe). One line each."""
+    that are missing are essay's built-in ones: safe), and with ``cfg`` the essay.toml keys
+    the supervisord template ignores (:func:`check_app_keys`). One line each."""
     conf = Path(conf_dir)
     nginx, sup = conf / "nginx.conf.j2", conf / "supervisord.conf.j2"
     out, keepalive = [], float(UPSTREAM_KEEPALIVE_TIMEOUT)
@@ -157,4 +208,5 @@ def check_conf(conf_dir) -> list[str]:
     if sup.is_file():
         out += check_supervisord(sup.read_text(errors="replace"), keepalive)
         out += check_exec(sup.read_text(errors="replace"))
+        out += check_app_keys(sup.read_text(errors="replace"), cfg) if cfg is not None else []
     return out

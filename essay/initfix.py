@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from essay.projectcheck import module_of
+
 RELEASE_FILE = '''\
 # What this build is. `es build` rewrites this file in its temporary build tree (never in
 # your working tree) with the real version, the git commit and the build time. Do not put
@@ -31,10 +33,6 @@ class Edit:
 
     what: str
     files: dict[str, str] = field(default_factory=dict)
-
-
-def module_of(version_file: str) -> str:
-    return version_file.removesuffix(".py").replace("/", ".").removeprefix("src.")
 
 
 def dynamic_version(text: str, module: str) -> str | None:
@@ -134,8 +132,7 @@ def cli_init(ctx, no_input: bool = False, fix: bool = False) -> int:
         for rel in apply(root, edit):
             rep.info(f"changed {rel}")
         edit = None
-    problems = projectcheck.check(root, cfg.package, cfg.version_file, app=cfg.app,
-                                  server_installed=True)
+    problems = projectcheck.check(root, cfg.package, cfg.version_file, app=cfg.app)
     for p in problems:
         rep.warn(f"{p.what}\n  fix: {p.fix}")
     if edit:

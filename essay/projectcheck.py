@@ -1,25 +1,31 @@
 """Is the project buildable and servable? Pure checks of its files, no import, no network.
 
-Both ``es doctor`` and ``es init`` call :func:`check`; each :class:`Problem` says what is
-wrong and how to fix it. Checked, in order:
+Both ``es doctor`` and ``es init`` call :func:`check` with essay.toml's ``[deploy] app``;
+each :class:`Problem` says what is wrong and how to fix it. Checked, in order:
 
 1. packaging metadata: a ``pyproject.toml`` (valid TOML) or a ``setup.py``/``setup.cfg``;
 2. the version comes from ``[build] version_file``: its directory exists (``es build``
-   stamps the file there) and a pyproject's version is dynamic, read from that module;
-3. the WSGI entry point gunicorn serves (from ``conf/supervisord.conf.j2``, default
-   ``PACKAGE.wsgi:application``): its module file exists and defines the name;
-4. gunicorn is among the runtime dependencies.
+   stamps the file there) and the version is not fixed -- a pyproject's is dynamic, read
+   from that module; a setup.py's ``version=`` / setup.cfg's ``version`` is not a literal;
+3. the entry point the server serves: ``[deploy] app`` when the supervisord template
+   uses ``{{ app }}`` (essay's built-in one does), else the one the project's own
+   ``conf/supervisord.conf.j2`` writes on its gunicorn line (a template made before
+   ``[deploy] app`` existed ignores the key): its module file exists and defines the name.
+
+The server (gunicorn) need not be a dependency: essay installs ``[deploy] server``'s
+packages into every colour.
 """
 from __future__ import annotations
 
 import ast
-import re
+import configparser
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from essay.conf_check import template_entry, uses
+
 DEFAULT_ENTRY = "{package}.wsgi:application"
-_GUNICORN_ENTRY = re.compile(r"gunicorn\b.*?\s([A-Za-z_][\w.]*):([A-Za-z_]\w*)\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -36,15 +42,20 @@ def module_of(version_file: str) -> str:
     return version_file.removesuffix(".py").replace("/", ".").removeprefix("src.")
 
 
-def entry_point(root: Path, package: str) -> tuple[str, str]:
-    """(module, attribute) gunicorn serves, read from conf/supervisord.conf.j2."""
+def entry_point(root: Path, package: str, app: str | None = None) -> tuple[str, str]:
+    """(module, attribute) the server serves: ``app`` (``[deploy] app``; None: the default
+    ``PACKAGE.wsgi:application``) unless the project's own conf/supervisord.conf.j2 does
+    not use ``{{ app }}`` and names an entry point of its own on its gunicorn line."""
+    return _entry(root, package, app)[:2]
+
+
+def _entry(root: Path, package: str, app: str | None) -> tuple[str, str, bool]:
+    """:func:`entry_point`, and whether it came from the project's template."""
     conf = root / "conf" / "supervisord.conf.j2"
     text = conf.read_text(encoding="utf-8", errors="replace") if conf.is_file() else ""
-    m = _GUNICORN_ENTRY.search(text.replace("{{ package }}", package))
-    if m:
-        return m.group(1), m.group(2)
-    module, _, attr = DEFAULT_ENTRY.format(package=package).partition(":")
-    return module, attr
+    own = template_entry(text, package) if text and not uses(text, "app") else None
+    module, _, attr = (own or app or DEFAULT_ENTRY.format(package=package)).partition(":")
+    return module, attr.removesuffix("()"), own is not None
 
 
 def _module_file(root: Path, module: str) -> Path | None:
@@ -80,24 +91,36 @@ def _defines(path: Path, name: str) -> bool | None:
     return False
 
 
-def _requirement_names(deps) -> set[str]:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    names = set()
-    for d in deps if isinstance(deps, list) else []:
+def setup_fixed_version(setup_py: Path, setup_cfg: Path) -> str | None:
+    """The literal version a setup.py (``setup(version="1.0")``) or setup.cfg
+    (``[metadata] version = 1.0``) fixes, or None (none, or computed: cannot tell)."""
+    if setup_py.is_file():
         try:
-            names.add(Requirement(str(d)).name.lower().replace("_", "-"))
-        except InvalidRequirement:
-            continue
-    return names
+            tree = ast.parse(setup_py.read_text(encoding="utf-8", errors="replace"))
+        except (SyntaxError, ValueError):
+            tree = None
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, ast.Call) and getattr(node.func, "id",
+                                                      getattr(node.func, "attr", "")) == "setup":
+                for kw in node.keywords:
+                    if kw.arg == "version" and isinstance(kw.value, ast.Constant) \
+                            and isinstance(kw.value.value, str):
+                        return kw.value.value
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(setup_cfg.read_text(encoding="utf-8", errors="replace"))
+        except configparser.Error:
+            return None
+        version = parser.get("metadata", "version", fallback="").strip()
+        if version and not version.startswith(("attr:", "file:")):
+            return version
+    return None
 
 
-def check(root: Path, package: str, version_file: str, app: str | None = None,
-          server_installed: bool = False) -> list[Problem]:
-    """Every problem found in the project at ``root`` (empty: buildable). ``app``: the
-    entry point essay.toml names (``[deploy] app``) instead of the one the supervisord
-    template's gunicorn line names; ``server_installed``: essay installs the server into
-    every colour itself (``[deploy] server``), so it need not be a dependency."""
+def check(root: Path, package: str, version_file: str, app: str | None = None) -> list[Problem]:
+    """Every problem found in the project at ``root`` (empty: buildable). ``app``: essay.toml's
+    ``[deploy] app`` (see :func:`entry_point` for when the template's own entry wins)."""
     root = Path(root)
     problems: list[Problem] = []
     pyproject, setup_py, setup_cfg = (root / n for n in ("pyproject.toml", "setup.py",
@@ -137,15 +160,24 @@ def check(root: Path, package: str, version_file: str, app: str | None = None,
                 f"pyproject.toml takes the version from {attr!r}, not from [build] "
                 f"version_file {version_file!r}", f'set version = {{attr = "{module}.version"}} '
                 "in [tool.setuptools.dynamic], or change [build] version_file"))
+    else:
+        fixed = setup_fixed_version(setup_py, setup_cfg)
+        if fixed is not None:
+            problems.append(Problem(
+                f"setup.py/setup.cfg has a fixed version ({fixed!r}): es build's version "
+                "would be ignored", f"remove version= from setup() (and from setup.cfg), "
+                f"and put in setup.cfg: [metadata] version = attr: {module_of(version_file)}"
+                ".version"))
 
-    module, name = app.partition(":")[::2] if app else entry_point(root, package)
-    name = name.removesuffix("()")
+    module, name, own = _entry(root, package, app)
     path = _module_file(root, module)
     if path is None:
-        problems.append(Problem(f"the WSGI entry point {module}:{name} has no module file "
-                                f"({module.replace('.', '/')}.py)",
-                                f"add {module.replace('.', '/')}.py defining {name}, or set "
-                                '[deploy] app = "module:callable" in essay.toml'))
+        problems.append(Problem(
+            f"the WSGI entry point {module}:{name} has no module file "
+            f"({module.replace('.', '/')}.py)", f"add {module.replace('.', '/')}.py defining "
+            f"{name}, or " + ("change the entry point on the gunicorn line of "
+                              "conf/supervisord.conf.j2 (it does not use {{ app }})" if own else
+                              'set [deploy] app = "module:callable" in essay.toml')))
     else:
         found = _defines(path, name)
         if found is None:
@@ -155,21 +187,4 @@ def check(root: Path, package: str, version_file: str, app: str | None = None,
             problems.append(Problem(f"{path.relative_to(root)} does not define {name!r} "
                                     f"(gunicorn serves {module}:{name})",
                                     f"define {name} there, e.g. `{name} = app`"))
-
-    if server_installed:
-        pass
-    elif project:
-        if "dependencies" in (project.get("dynamic") or []):
-            pass   # declared elsewhere (requirements file): cannot tell without building
-        elif "gunicorn" not in _requirement_names(project.get("dependencies")):
-            problems.append(Problem("gunicorn is not among the runtime dependencies: the "
-                                    "hosts' venvs would have no server",
-                                    'add "gunicorn>=21.2" to [project] dependencies'))
-    else:
-        text = "".join(p.read_text(encoding="utf-8", errors="replace")
-                       for p in (setup_py, setup_cfg) if p.is_file())
-        if "gunicorn" not in text:
-            problems.append(Problem("gunicorn is not among the runtime dependencies "
-                                    "(setup.py/setup.cfg)",
-                                    "add gunicorn to install_requires"))
     return problems

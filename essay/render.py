@@ -22,7 +22,13 @@ def _source(cfg, name: str) -> tuple[str, str]:
     if own.exists():
         return own.read_text(), str(own)
     builtin = resources.files("essay.templates").joinpath("common", "conf", name)
-    return builtin.read_text(), f"essay's built-in {name}"
+    return builtin.read_text(), template_name(cfg, name)
+
+
+def template_name(cfg, name: str) -> str:
+    """Where ``name`` comes from: the project's ``conf/`` file, or essay's built-in one."""
+    own = Path(cfg.root) / "conf" / name
+    return str(own) if own.exists() else f"essay's built-in {name}"
 
 
 @lru_cache(maxsize=32)
@@ -79,6 +85,23 @@ def worker_command(command: str) -> str:
 def supervisord_conf(cfg, host, color, version, profile, web=True, workers=True) -> str:
     return render(cfg, "supervisord.conf.j2",
                   supervisord_context(cfg, host, color, version, profile, web, workers))
+
+
+def check_workers(cfg, host: str, conf: str) -> None:
+    """Refuse a supervisord conf rendered for a ``worker`` host without a
+    ``[program:worker-NAME]`` for every ``[workers]`` entry: essay starts and stops workers
+    by those names, so a template that ignores ``workers`` would deploy none (and a flip
+    would have nothing to start)."""
+    from essay.errors import EssayError
+
+    missing = [n for n in cfg.workers if f"[program:worker-{n}]" not in conf]
+    if missing and host in cfg.worker_hosts():
+        where = template_name(cfg, "supervisord.conf.j2")
+        raise EssayError(
+            f"essay.toml [workers] sets {', '.join(missing)}, but {where} renders no "
+            f"{', '.join(f'[program:worker-{n}]' for n in missing)} for {host}: the template "
+            "does not use `workers`; copy the workers block of essay's built-in template into "
+            "it (docs/templates.md#confsupervisordconfj2; es doctor), or remove [workers]")
 
 
 def nginx_context(cfg) -> dict:

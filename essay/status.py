@@ -1,5 +1,6 @@
 """``es status``: per web host and colour, what is installed, running and healthy, and
-which colour the load balancers send traffic to. One round trip per host.
+which colour the load balancers send traffic to; a ``worker`` host that is not a web host
+too (its workers; no ports, no health). One round trip per host.
 
 The version is what is installed in the colour's venv (pip's metadata), not only what the
 last successful deploy recorded in release.json: after a failed deploy the colour holds
@@ -9,16 +10,17 @@ from __future__ import annotations
 import json
 
 from essay import health
-from essay.deploy.cli import pick_hosts
+from essay.deploy.cli import deploy_hosts
 from essay.deploy.commands import INSTALLED, supervisorctl
 from essay.remote.script import Script, Step
 from essay.remote.shell import q, qpath
 from essay.state import LbState, Operation, lb_script, report_step
 
 
-def color_step(cfg, color: str) -> Step:
+def color_step(cfg, color: str, web: bool = True) -> Step:
+    """``web=False``: a worker-only host, no process to ask for its health."""
     d = qpath(cfg.color_dir(color))
-    check = health.local(cfg, '"$py"', color, 0)
+    check = health.local(cfg, '"$py"', color, 0) if web else "true"
     return Step(f"status {color}", "\n".join([
         f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
         f"[ -x {d}/bin/python ] && essay_data installed_{color} \"$({d}/bin/python -c "
@@ -35,12 +37,13 @@ def color_step(cfg, color: str) -> Step:
 def collect(ctx, role="web", hosts=None, web=True):
     """(web host results, {lb: LbState}, failed lb results); ``web=False``: the lbs only."""
     cfg = ctx.cfg
-    targets = pick_hosts(cfg, role, hosts, ctx.reporter) if web else []
-    script = Script("status", tuple(color_step(cfg, c) for c in cfg.colors))
+    targets = deploy_hosts(cfg, role, hosts, ctx.reporter) if web else []
     lb = lb_script(cfg, Operation("status"), "status", [report_step()], lock=False)
     lbs = cfg.hosts("lb")
     with ctx.executor() as ex:
-        results = ex.run({h: script for h in targets}) if targets else {}
+        results = ex.run({h: Script("status", tuple(color_step(cfg, c, not worker_only(cfg, h))
+                                                    for c in cfg.colors))
+                          for h in targets}) if targets else {}
         lb_results = ex.run({h: lb for h in lbs}) if lbs else {}
     return results, {h: LbState.from_result(r) for h, r in lb_results.items() if r.ok}, \
         [r for r in lb_results.values() if not r.ok]
@@ -51,6 +54,11 @@ def live_of(lbs: dict) -> tuple[str, tuple[str, int] | None]:
     lives = {s.live for s in lbs.values()}
     live = lives.pop() if len(lives) == 1 else ""
     return live, next((s.canary for s in lbs.values() if s.canary), None)
+
+
+def worker_only(cfg, host: str) -> bool:
+    """A ``worker`` host that is not a web host: it runs workers, serves nothing."""
+    return host not in cfg.hosts("web") and host in cfg.worker_hosts()
 
 
 HEADERS = ["host", "colour", "version", "live", "processes", "ports", "health"]
@@ -86,6 +94,11 @@ def rows(cfg, results, lbs, warn=None) -> list[list]:
             running = f"{up}/{len(ports)} running" + (f" ({others})" if others else "")
             if workers:   # [workers]: running only in the live colour
                 running += "; " + " ".join(w.replace("=", " ") for w in workers)
+            if worker_only(cfg, host):   # no web process, no port, no health to show
+                running = " ".join(w.replace("=", " ") for w in workers)
+                rows.append([host, color, version, mark, running or "stopped", "-",
+                             "- (workers only)"])
+                continue
             rows.append([host, color, version, mark, running if procs or workers else "stopped",
                          f"{ports[0]}-{ports[-1]}", f"{ok}/{len(ports)} healthy"])
     return rows

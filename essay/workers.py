@@ -11,6 +11,7 @@ must never run twice should hold a lock of its own). docs/deploy.md#workers.
 """
 from __future__ import annotations
 
+from essay import render
 from essay.deploy.commands import programs, supervisorctl
 from essay.errors import EssayError
 from essay.remote.script import Script, Step
@@ -21,12 +22,17 @@ def start_step(cfg, color: str) -> Step:
     """Start ``color``'s workers (supervisord first, if it is not running)."""
     d = qpath(cfg.color_dir(color))
     ctl = lambda *a: supervisorctl(cfg, color, *a)  # noqa: E731
+    where = render.template_name(cfg, "supervisord.conf.j2")
+    nothing = f"nothing deployed in colour {color} on this host: es deploy VERSION --color {color}"
     return Step(f"workers start {color}", "\n".join([
-        f"if [ ! -f {d}/etc/supervisord.conf ]; then echo 'nothing deployed in {color}'; "
-        "exit 0; fi",
+        f"if [ ! -f {d}/etc/supervisord.conf ]; then echo {q(nothing)}; exit 3; fi",
         f"{ctl('pid')} >/dev/null 2>&1 || {d}/bin/supervisord -c {d}/etc/supervisord.conf",
         f"names={programs(cfg, color, workers=True)}",
-        'if [ -z "$names" ]; then echo "no workers in colour ' + color + '"; exit 0; fi',
+        # [workers] is set, yet the colour's conf has no worker program: not a success
+        'if [ -z "$names" ]; then echo ' + q(
+            f"colour {color}'s supervisord.conf has no worker-* program: {where} does not "
+            "render [workers] (es doctor says what to change), or the colour was deployed "
+            "before [workers] was set (es deploy again)") + '; exit 3; fi',
         f"{ctl('start')} $names",   # names: supervisor program names, [A-Za-z0-9_-] only
         f"bad=$({ctl('status')} $names | awk '$2 != \"RUNNING\" {{print $1\" \"$2}}') || true",
         'if [ -n "$bad" ]; then echo "workers not running: $bad"; exit 3; fi',

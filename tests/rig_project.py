@@ -76,7 +76,8 @@ def wait_port(host, port, timeout=20.0):
 @contextlib.contextmanager
 def serving(proj, workdir, prefix=None):
     """The project's index served on the rig (``es pypi serve``) and synced (``es pypi
-    sync``); at the end, the server stopped and -- with ``prefix`` (e.g. ``~/shop``) --
+    sync``, what it printed kept as ``proj.synced``); at the end, the server stopped and --
+    with ``prefix`` (e.g. ``~/shop``) --
     every colour's supervisord under it on the web hosts shut down and the prefix removed."""
     proj.server_log = os.path.join(workdir, "pypiserver.log")
     log = open(proj.server_log, "w")
@@ -86,7 +87,7 @@ def serving(proj, workdir, prefix=None):
                               stderr=subprocess.STDOUT)
     try:
         wait_port(proj.rig.index_address, proj.port)
-        proj.es("pypi", "sync", check=True, timeout=900)
+        proj.synced = proj.es("pypi", "sync", check=True, timeout=900)   # what it said
         yield proj
     finally:
         for h in proj.rig.web if prefix else []:

@@ -90,3 +90,26 @@ def test_a_worker_only_host_runs_no_web_process_and_a_web_only_host_no_worker():
         ["worker-mail"]
     assert programs(render.supervisord_conf(cfg, "h", "a", "1", "p", workers=False)) == \
         ["web-0", "web-1"]
+
+
+def test_a_template_that_ignores_workers_is_refused_naming_it(tmp_path):
+    """[workers] set, a project's own template from before [workers]: no worker program
+    would be deployed, and a flip would have none to start -- refused, naming the file."""
+    from essay.errors import EssayError
+
+    data = {**BASE, "workers": {"beat": "python -m demo.beat"},
+            "roles": {"web": ["w1"], "lb": ["lb"], "worker": ["w2"]}}
+    cfg = config.from_dict(data, None, root=tmp_path)
+    conf = render.supervisord_conf(cfg, "w2", "a", "1", "p", web=False)
+    render.check_workers(cfg, "w2", conf)        # the built-in template: fine
+    (tmp_path / "conf").mkdir()
+    own = tmp_path / "conf" / "supervisord.conf.j2"
+    own.write_text(render.supervisord_conf(cfg, "w1", "a", "1", "p", workers=False)
+                   .replace("[program:", "[program:{{ name }}"))   # a template, no workers
+    old = render.supervisord_conf(cfg, "w2", "a", "1", "p", web=False)
+    with pytest.raises(EssayError) as e:
+        render.check_workers(cfg, "w2", old)
+    msg = str(e.value)
+    assert f"[workers] sets beat, but {own} renders no [program:worker-beat] for w2" in msg
+    assert "copy the workers block" in msg and "\n" not in msg
+    render.check_workers(cfg, "w1", old)         # w1 is not a worker host: nothing to run

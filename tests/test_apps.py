@@ -7,7 +7,10 @@ needs, and puts essay.toml back after."""
 
 import pytest
 
-from test_deploy import PORTS, WEB, colour_state, configured, es, ensure, marked, serving
+import re
+
+from test_deploy import (PORTS, WEB, colour_state, configured, es, ensure, marked, serving,
+                         shutdown)
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -84,8 +87,15 @@ def fresh(rig, host):
 
 def test_workers_run_only_in_the_live_colour(rig, project, versions):
     v1, v2 = versions
+    es(project, "deploy", v1, "--color", "a", "--force")   # before [workers] was set:
+    ensure(rig, project, "b", v2)                           # no worker program
     with configured(project, extra=WORKER):
-        es(project, "flip", "a", ok=None)      # whatever was live: start from a known state
+        es(project, "flip", "b", ok=None)      # whatever was live: start from a known state
+        p = es(project, "flip", "a", ok=False)  # traffic moves; no worker to start: said so
+        out = p.stdout + p.stderr
+        assert "traffic is on a, but its workers did not all move" in out, out
+        assert "colour a's supervisord.conf has no worker-* program" in out, out
+        assert "workers: started" not in out, out
         for color, v in zip("ab", versions):
             es(project, "deploy", v, "--color", color, "--force")
         es(project, "flip", "b")
@@ -105,6 +115,59 @@ def test_workers_run_only_in_the_live_colour(rig, project, versions):
     for color in "ab":    # the workers are gone with the key: stop what runs
         es(project, "supervisor", "stop", "worker-beat", "--color", color, ok=None)
     assert PORTS
+
+
+BEAT_ONLY = ('\n[workers]\nbeat = "while :; do echo $ESSAY_COLOR $BEAT_TOKEN > '
+             '~/heartbeat-$ESSAY_COLOR.tmp; mv ~/heartbeat-$ESSAY_COLOR.tmp '
+             '~/heartbeat-$ESSAY_COLOR; sleep 0.2; done"\n')
+
+
+def test_workers_on_a_worker_only_host(rig, project, versions):
+    """[roles] worker = ["web2"], web = ["web1"]: the deploy gives web2 the workers and no
+    web process, web1 the web processes and no worker; after the flip the worker runs on
+    web2 only, in the live colour, and sees a secret set with es secrets set; es status
+    shows web2 and its worker. Its own prefix and ports: the session's colours stay."""
+    v1, _ = versions
+    import subprocess
+
+    prefix, color = "~/demo-w", None
+    for h in WEB:
+        rig.sh(h, "rm -f ~/heartbeat-a ~/heartbeat-b")
+    try:
+        with configured(project, extra=BEAT_ONLY, prefix=prefix, ports=(8820, 8830),
+                        roles='web = ["web1"]\nworker = ["web2"]\n'):
+            p = subprocess.run(project.es_argv("secrets", "set", "BEAT_TOKEN"), text=True,
+                               input="tok-42\n", capture_output=True, cwd=project.path,
+                               env=project.env(), timeout=120)
+            assert p.returncode == 0 and "on 2 host(s)" in p.stderr + p.stdout, p
+            p = es(project, "deploy", v1)            # into the idle colour
+            color = re.search(r"into colour (\w+)", p.stdout + p.stderr).group(1)
+            assert rig.sh("web2", f"grep -c '^\\[program:' {prefix}/{color}/etc/"
+                                  "supervisord.conf").stdout.strip() == "1"
+            es(project, "flip", color)
+            assert {h: fresh(rig, h) for h in WEB} == {"web1": set(), "web2": {color}}
+            assert rig.sh("web2", f"cat ~/heartbeat-{color}").stdout.split() == \
+                [color, "tok-42"]
+            status = es(project, "status").stdout
+            assert re.search(rf"^web2\s+{color}\s+{re.escape(v1)}\s+live\s+worker-beat "
+                             r"RUNNING\s+-\s+- \(workers only\)", status, re.M), status
+            assert re.search(rf"^web1\s+{color}\s+{re.escape(v1)}\s+live\s+2/2 running\s",
+                             status, re.M), status
+    finally:
+        shutdown(rig, prefix)
+        if color:   # the colour live before, with the session's site file again
+            es(project, "flip", "b" if color == "a" else "a", ok=None)
+
+
+def test_sync_asked_the_first_web_host_for_its_python_and_platform(rig, project):
+    """The session project's `es pypi sync` (tests/rig_project.py) resolved for what
+    web1's python3 said, not for this machine."""
+    said = rig.sh("web1", "/usr/bin/python3 -c 'import platform, sysconfig; print("
+                          "platform.python_version(), sysconfig.get_platform(), "
+                          "*platform.libc_ver())'").stdout.split()
+    out = project.synced.stdout + project.synced.stderr
+    assert f"for Python {said[0]} (web1's /usr/bin/python3; platform {said[1]} {said[2]} " \
+           f"{said[3]} (web1's /usr/bin/python3))" in out, out
 
 
 def test_es_run_in_a_colour_passes_the_exit_status_through(rig, project, versions):

@@ -87,3 +87,46 @@ def test_gunicorn_keep_alive_must_outlast_nginx():
     assert check_supervisord(cmd.format("{{ keep_alive }}"), 60) == []
     assert check_supervisord("command = uwsgi --http :8800\n", 60) == []   # not gunicorn
 
+
+
+def _cfg(deploy=None, workers=None):
+    from essay import config
+
+    return config.from_dict({"project": {"name": "demo"}, "deploy": deploy or {},
+                             **({"workers": workers} if workers else {})}, None)
+
+
+NEW_KEYS = {"deploy": {"app": "demo.web:wsgi", "server": "uvicorn"},
+            "workers": {"beat": "python -m demo.beat"}}
+
+
+def test_a_template_made_before_app_and_workers_is_named_with_what_to_write(tmp_path):
+    """[deploy] app, server and [workers] set, and a template that reads none of them: one
+    line each, saying what to write; the built-in template reads them all."""
+    from essay.conf_check import check_app_keys
+
+    lines = check_app_keys(OLD_SUPERVISORD, _cfg(**NEW_KEYS))
+    assert len(lines) == 3, lines
+    app, server, workers = lines
+    assert "does not use {{ app }}: it serves demo.wsgi:application, not essay.toml [deploy] " \
+           "app = 'demo.web:wsgi'" in app and "write `{{ app }}` in place of" in app
+    assert "[deploy] server = 'uvicorn'" in server and "`{{ server_args }}`" in server
+    assert "[workers] (beat) would deploy no worker program" in workers
+    assert "{% for worker, command in workers.items() %}" in workers
+    assert check_conf(write(tmp_path, sup=OLD_SUPERVISORD), _cfg(**NEW_KEYS))[-3:] == lines
+    assert check_conf(BUILTIN, _cfg(**NEW_KEYS)) == []
+    # nothing set, or a template that hard-codes the same entry point: nothing to say
+    assert check_app_keys(OLD_SUPERVISORD, _cfg()) == []
+    assert check_app_keys(OLD_SUPERVISORD.replace("{{ package }}.wsgi:application",
+                                                  "demo.web:wsgi"),
+                          _cfg({"app": "demo.web:wsgi"})) == []
+
+
+def test_uses_reads_jinja_not_text():
+    from essay.conf_check import template_entry, uses
+
+    assert uses("{% for w, c in workers.items() %}", "workers")
+    assert uses("x {{ app }} y", "app") and not uses("; app and workers\n", "app")
+    assert not uses("{{ wsgi_app }} {{ cfg.app }}", "app")
+    assert template_entry(OLD_SUPERVISORD, "demo") == "demo.wsgi:application"
+    assert template_entry("command = x/gunicorn --bind :1 {{ app }}\n", "demo") is None

@@ -99,9 +99,10 @@ def row(out, host, color, version, rest):
                      re.M), out
 
 
-def configure(project, deploy="", extra="", prefix=None, ports=None, timeout=15):
+def configure(project, deploy="", extra="", prefix=None, ports=None, timeout=15, roles=None):
     """essay.toml for the rig with a short health timeout, plus ``deploy`` lines in
-    [deploy], another prefix or other base ports; committed like write_config does."""
+    [deploy], another prefix or other base ports, ``roles`` lines in place of the web
+    role's; committed like write_config does."""
     rig = project.rig
     text = rig.essay_toml("demo", index_url=project.index_url,
                           upload_url=f"http://{rig.index_address}:{project.port}/",
@@ -112,6 +113,8 @@ def configure(project, deploy="", extra="", prefix=None, ports=None, timeout=15)
         subs.append(('prefix = "~/demo"', f'prefix = "{prefix}"'))
     if ports:
         subs.append(("a = 8800\nb = 8810", f"a = {ports[0]}\nb = {ports[1]}"))
+    if roles:
+        subs.append((f"web = {json.dumps(rig.web)}\n", roles))
     for old, new in subs:
         assert old in text, f"rig.essay_toml changed: no {old!r}"
         text = text.replace(old, new)

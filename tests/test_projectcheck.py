@@ -45,8 +45,12 @@ def test_a_generated_project_passes(tmp_path):
     ({"wsgi": None}, "demo/_release.py", "demo.wsgi:application has no module file"),
     ({"wsgi": "app = 1\n"}, "demo/_release.py", "does not define 'application'"),
     ({"wsgi": "def (:\n"}, "demo/_release.py", "does not parse"),
-    ({"pyproject": GOOD_PYPROJECT.replace('"gunicorn>=21.2"', '"flask"')}, "demo/_release.py",
-     "gunicorn is not among the runtime dependencies"),
+    ({"pyproject": None, "files": {"setup.py": "from setuptools import setup\n"
+                                               "setup(name='demo', version='1.0')\n"}},
+     "demo/_release.py", "setup.py/setup.cfg has a fixed version ('1.0')"),
+    ({"pyproject": None, "files": {"setup.py": "import setuptools\nsetuptools.setup()\n",
+                                   "setup.cfg": "[metadata]\nname = demo\nversion = 2.1\n"}},
+     "demo/_release.py", "setup.py/setup.cfg has a fixed version ('2.1')"),
 ])
 def test_each_problem_is_named_with_a_fix(tmp_path, kwargs, version_file, expected):
     problems = check(make(tmp_path, **kwargs), "demo", version_file)
@@ -55,14 +59,32 @@ def test_each_problem_is_named_with_a_fix(tmp_path, kwargs, version_file, expect
 
 
 def test_entry_point_comes_from_the_supervisord_template(tmp_path):
+    """A project's own template from before [deploy] app (no {{ app }}) serves what its
+    gunicorn line names, whatever essay.toml's app (es init and es doctor always pass it)."""
     conf = "command = {{ venv }}/bin/gunicorn --bind 0.0.0.0:{{ port }} {{ package }}.web:wsgi\n"
     root = make(tmp_path, files={"conf/supervisord.conf.j2": conf})
     assert entry_point(root, "demo") == ("demo.web", "wsgi")
-    assert "demo.web:wsgi has no module file" in check(root, "demo", "demo/_release.py")[0].what
+    for app in (None, "demo.wsgi:application", "other:app"):
+        problems = check(root, "demo", "demo/_release.py", app=app)
+        assert len(problems) == 1 and "demo.web:wsgi has no module file" in problems[0].what
+        assert "gunicorn line of conf/supervisord.conf.j2" in problems[0].fix
+    (root / "demo" / "web.py").write_text("wsgi = object()\n")
+    assert check(root, "demo", "demo/_release.py", app="demo.wsgi:application") == []
+    # a template that uses {{ app }}: [deploy] app is what is served
+    (root / "conf" / "supervisord.conf.j2").write_text(conf.replace("{{ package }}.web:wsgi",
+                                                                    "{{ app }}"))
+    assert entry_point(root, "demo", "demo.web:wsgi") == ("demo.web", "wsgi")
+    problems = check(root, "demo", "demo/_release.py", app="demo.api:app")
+    assert "demo.api:app has no module file" in problems[0].what
+    assert '[deploy] app = "module:callable"' in problems[0].fix
 
 
 def test_setup_py_projects_and_src_layouts(tmp_path):
-    root = make(tmp_path, pyproject=None, files={"setup.py": "setup(install_requires=['gunicorn'])"})
+    root = make(tmp_path, pyproject=None, files={"setup.py": "setup(install_requires=['flask'])"})
+    assert check(root, "demo", "demo/_release.py") == []
+    # a version read at build time (from version_file, say) is not a fixed one
+    (root / "setup.py").write_text("setup(version=open('demo/_release.py').read()[11:-2])\n")
+    (root / "setup.cfg").write_text("[metadata]\nversion = attr: demo._release.version\n")
     assert check(root, "demo", "demo/_release.py") == []
     (root / "src").mkdir()
     (root / "demo").rename(root / "src" / "demo")
@@ -70,6 +92,7 @@ def test_setup_py_projects_and_src_layouts(tmp_path):
 
 
 def test_es_init_warns_about_what_would_make_the_first_build_fail(tmp_path):
+    import os
     import subprocess
     import sys
 
@@ -78,8 +101,28 @@ def test_es_init_warns_about_what_would_make_the_first_build_fail(tmp_path):
     (tmp_path / "demo" / "__init__.py").write_text("")
     p = subprocess.run([sys.executable, "-m", "essay", "init", "--no-input"], cwd=tmp_path,
                        text=True, capture_output=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                            "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
     assert p.returncode == 0, p.stderr
     assert "warning: the WSGI entry point demo.wsgi:application has no module file" in p.stderr
     # essay installs the server ([deploy] server) into every colour: not a problem for es init
-    assert "gunicorn is not among the runtime dependencies" not in p.stderr
+    assert "gunicorn" not in p.stderr
+
+
+def test_es_init_on_a_setup_py_project_with_a_fixed_version(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "demo"      # es init names it after its directory (no setup.cfg)
+    root.mkdir()
+    make(root, pyproject=None, files={
+        "setup.py": "from setuptools import setup\nsetup(name='demo', version='1.0')\n"})
+    p = subprocess.run([sys.executable, "-m", "essay", "init", "--no-input"], cwd=root,
+                       text=True, capture_output=True, timeout=60,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                            "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    assert p.returncode == 0, p.stderr
+    assert "warning: setup.py/setup.cfg has a fixed version ('1.0')" in p.stderr, p.stderr
+    assert "[metadata] version = attr: demo._release.version" in p.stderr
+    assert "1 problem(s) to fix before es build" in p.stdout + p.stderr

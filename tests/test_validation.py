@@ -179,3 +179,32 @@ def test_fab_task_help(tmp_path):
     p = subprocess.run([fab, "--help", "deploy"], cwd=tmp_path, text=True, capture_output=True,
                        timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert "--colour" in p.stdout
+
+
+def test_workers_with_a_template_that_ignores_them_are_refused_before_anything_remote(
+        tmp_path, listener):
+    """[workers] set, and the project's own supervisord template (made before [workers])
+    renders no worker program: es deploy refuses naming the template, before any round
+    trip; es doctor says what to write (its local findings)."""
+    import os
+
+    (tmp_path / "essay.toml").write_text(toml(listener.port) +
+                                         '[workers]\nbeat = "python -m demo.beat"\n')
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "supervisord.conf.j2").write_text(
+        "[program:web-0]\ncommand = {{ essay_exec }} {{ venv }}/bin/gunicorn --keep-alive 75 "
+        "{{ package }}.wsgi:application\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    before = listener.count
+    p = subprocess.run([sys.executable, "-m", "essay", "deploy", "1.0"], cwd=tmp_path,
+                       text=True, capture_output=True, timeout=60, env=env)
+    assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr
+    lines = [line for line in p.stderr.splitlines() if line.startswith("es:")]
+    assert len(lines) == 1 and "[workers] sets beat, but " in lines[0], p.stderr
+    assert "conf/supervisord.conf.j2 renders no [program:worker-beat]" in lines[0]
+    assert listener.count == before, f"{listener.count - before} connection(s) were opened"
+    p = subprocess.run([sys.executable, "-m", "essay", "doctor"], cwd=tmp_path, text=True,
+                       capture_output=True, timeout=60, env=env)
+    assert "does not use `workers`: essay.toml [workers] (beat) would deploy no worker " \
+           "program" in p.stdout + p.stderr, p.stdout + p.stderr

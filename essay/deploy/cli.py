@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from essay import hooks as hookmod
 from essay import render, versions
+from essay.conf_check import check_own_supervisord
 from essay.deploy import phases, retry
 from essay.deploy.commands import Target
 from essay.errors import EssayError, UsageError
@@ -85,6 +86,11 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     pick = deploy_hosts if cfg.workers else pick_hosts
     targets = retry.plan(cfg, None, color, hosts)[1] if retry_failed else \
         pick(cfg, role, hosts, rep)   # nothing to retry: refused before asking the index
+    for h in targets:   # a template that ignores [workers]: refused before any round trip
+        render.check_workers(cfg, h, render.supervisord_conf(
+            cfg, h, color or cfg.first_color(), version, profile, *_roles(cfg, h)))
+    for line in check_own_supervisord(cfg):
+        rep.warn(line)
     resolved = versions.resolve(cfg.index_url, cfg.name, version)
     if retry_failed:
         color, targets = retry.plan(cfg, resolved, color, hosts)
@@ -169,9 +175,14 @@ def failure(r) -> str:
     return r.message(text)
 
 
-def _target(cfg, host, color, version, profile, user, project_hooks, live=False) -> Target:
-    web, workers = host in cfg.hosts("web") or host not in cfg.worker_hosts(), \
+def _roles(cfg, host) -> tuple[bool, bool]:
+    """(serves: a web host, or in no role -- ``--hosts``; runs the workers)."""
+    return host in cfg.hosts("web") or host not in cfg.worker_hosts(), \
         host in cfg.worker_hosts()
+
+
+def _target(cfg, host, color, version, profile, user, project_hooks, live=False) -> Target:
+    web, workers = _roles(cfg, host)
     t = Target(host=host, color=color, version=version, profile=profile, user=user, live=live,
                web=web, supervisord_conf=render.supervisord_conf(cfg, host, color, version,
                                                                  profile, web, workers))

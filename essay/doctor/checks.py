@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import shlex
 from dataclasses import dataclass
 from importlib import resources
@@ -58,14 +59,14 @@ def local_findings(cfg) -> list[Finding]:
     from essay.conf_check import check_conf
 
     out = [Finding(LOCAL, "essay.toml", True, str(cfg.path or "defaults"))]
-    problems = projectcheck.check(cfg.root, cfg.package, cfg.version_file, app=cfg.app,
-                                  server_installed=True)
+    problems = projectcheck.check(cfg.root, cfg.package, cfg.version_file, app=cfg.app)
     out += [Finding(LOCAL, "project", False, p.what, p.fix) for p in problems]
     if not problems:
         out.append(Finding(LOCAL, "project", True, "buildable (metadata, version_file, "
-                           "WSGI entry point, gunicorn)"))
-    conf = check_conf(cfg.root / "conf")
-    out += [Finding(LOCAL, "conf", False, line, "see docs/flip.md#the-keep-alive-rule")
+                           "WSGI entry point)"))
+    conf = check_conf(cfg.root / "conf", cfg)
+    out += [Finding(LOCAL, "conf", False, line, "see " + (re.findall(r"\((docs/[^)\s]+)\)", line)
+                                                          or ["docs/templates.md"])[-1])
             for line in conf]
     if not conf:
         out.append(Finding(LOCAL, "conf", True, "conf/*.j2: no known-unsafe setting"))

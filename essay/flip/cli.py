@@ -29,7 +29,7 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     every lb, as its own reload (:mod:`essay.flip.apply`), and the flip run again."""
     cfg, rep = ctx.cfg, ctx.reporter
     lbs = _lbs(cfg)
-    for line in check_conf(cfg.root / "conf"):   # old templates: unsafe under keep-alive
+    for line in check_conf(cfg.root / "conf", cfg):   # old templates: keep-alive, new keys
         rep.warn(line)
     op = op or Operation(command, message)
     script = flip_script(cfg, op, command, render.nginx_conf(cfg), color, weight, rollback,

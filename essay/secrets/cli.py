@@ -1,10 +1,12 @@
-"""``es [-e NAME] secrets set|unset|list``: the environment's secrets on its web hosts.
+"""``es [-e NAME] secrets set|unset|list``: the environment's secrets on its web hosts
+and its ``worker`` hosts (the workers get the secrets too).
 
-``set`` and ``unset`` stage the new file on every web host, then commit it on every
+``set`` and ``unset`` stage the new file on every such host, then commit it on every
 host, or on none: if any host fails to stage, nothing is committed; if any fails to
 commit, the hosts that did get their previous file back. A value is never printed, logged, put in
 argv or in a ``--dry-run`` script. A change reaches the app at the next deploy of a
-colour; ``--restart`` restarts the idle colour now (``--live`` the live one too).
+colour; ``--restart`` restarts the idle colour now (``--live`` the live one too) on the
+web hosts (a worker-only host's workers read them when they next start: at a flip).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import getpass
 import secrets as _random
 import sys
 
-from essay.deploy.cli import pick_hosts
+from essay.deploy.cli import deploy_hosts, pick_hosts
 from essay.errors import EssayError, UsageError
 from essay.remote.script import Script
 from essay.secrets.commands import (abort_script, backup_path, commit_script, finish_script,
@@ -55,7 +57,7 @@ def _read_value(name: str, stdin) -> str:
 def _change(ctx, values: dict, unset: list, restart: bool, live: bool, dry_run: bool,
             what: str) -> int:
     cfg, rep = ctx.cfg, ctx.reporter
-    hosts = pick_hosts(cfg, "web", None)
+    hosts = deploy_hosts(cfg, "web", None)
     token = _random.token_hex(8)
     with ctx.executor(dry_run=dry_run) as ex:
         if dry_run:  # the very scripts, values redacted
@@ -82,10 +84,10 @@ def _change(ctx, values: dict, unset: list, restart: bool, live: bool, dry_run: 
             gone = {n for r in staged.values() for n in r.data.get("removed", [])}
             for name in unset:
                 if name not in gone:
-                    rep.warn(f"{name} was not set on any web host")
-    rep.info(f"{what} on {len(hosts)} web host(s), in {secrets_path(cfg)}")
+                    rep.warn(f"{name} was not set on any host")
+    rep.info(f"{what} on {len(hosts)} host(s), in {secrets_path(cfg)}")
     if restart:
-        _restart(ctx, hosts, live)
+        _restart(ctx, pick_hosts(cfg, "web", None), live)
     else:
         rep.info("it takes effect at the next deploy of a colour, or now with --restart")
     rep.outcome(f"{what}{' (environment ' + cfg.env + ')' if cfg.env else ''}")
@@ -150,10 +152,10 @@ def cli_unset(ctx, names, restart=False, live=False, dry_run=False) -> int:
 
 
 def cli_list(ctx) -> int:
-    """Names, and whether every web host has the same value (salted hashes computed on
-    the hosts are compared; no value or hash is shown)."""
+    """Names, and whether every web and worker host has the same value (salted hashes
+    computed on the hosts are compared; no value or hash is shown)."""
     cfg, rep = ctx.cfg, ctx.reporter
-    hosts = pick_hosts(cfg, "web", None)
+    hosts = deploy_hosts(cfg, "web", None)
     script = list_script(cfg, _random.token_hex(16))   # one salt for every host
     with ctx.executor() as ex:
         results = ex.run({h: script for h in hosts})
@@ -181,6 +183,6 @@ def cli_list(ctx) -> int:
         rows.append([name, f"{len(where)}/{len(hosts)}", state])
     rep.table(["name", "hosts", "value"], rows)
     differ = sum(1 for r in rows if r[2] != "same on every host")
-    rep.outcome(f"{len(rows)} secret(s) on {len(hosts)} web host(s)" +
+    rep.outcome(f"{len(rows)} secret(s) on {len(hosts)} host(s)" +
                 (f"; {differ} not the same everywhere" if differ else ""), ok=not differ)
     return 1 if differ else 0
