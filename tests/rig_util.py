@@ -3,6 +3,7 @@ import os
 import pwd
 import socket
 import subprocess
+import threading
 import time
 
 
@@ -91,3 +92,24 @@ def wait_banner(address, port=22, timeout=10):
             pass
         time.sleep(0.02)
     return False
+
+
+class Listener:
+    """A TCP port that accepts and counts connections (and closes them)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            conn.close()

@@ -7,33 +7,11 @@ what was found and what was expected, and no traceback.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
-
-
-class Listener:
-    """A TCP port that accepts and counts connections (and closes them)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.count = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.count += 1
-            conn.close()
+from rig_util import Listener
 
 
 def clean_env(home, **extra):

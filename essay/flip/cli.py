@@ -124,8 +124,9 @@ def cli_rollback(ctx, to=None, message=None, dry_run=False) -> int:
     if message:
         check_message(message)
     if to:
-        from essay import versions
+        from essay import config, versions
 
+        config.require(ctx.cfg)   # before asking the index
         _lbs(ctx.cfg)
         # refuse a bad or unknown version before anything is locked on the lbs
         to = versions.resolve(ctx.cfg.index_url, ctx.cfg.name, to)
