@@ -8,7 +8,8 @@ wrong and how to fix it. Checked, in order:
    stamps the file there) and a pyproject's version is dynamic, read from that module;
 3. the WSGI entry point gunicorn serves (from ``conf/supervisord.conf.j2``, default
    ``PACKAGE.wsgi:application``): its module file exists and defines the name;
-4. gunicorn is among the runtime dependencies.
+4. gunicorn is among the runtime dependencies -- only without ``server_installed``;
+   ``es doctor`` and ``es init`` pass it (essay installs the server into every colour).
 """
 from __future__ import annotations
 

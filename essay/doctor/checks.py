@@ -62,7 +62,7 @@ def local_findings(cfg) -> list[Finding]:
     out += [Finding(LOCAL, "project", False, p.what, p.fix) for p in problems]
     if not problems:
         out.append(Finding(LOCAL, "project", True, "buildable (metadata, version_file, "
-                           "WSGI entry point, gunicorn)"))
+                           "WSGI entry point)"))
     conf = check_conf(cfg.root / "conf")
     out += [Finding(LOCAL, "conf", False, line, "see docs/flip.md#the-keep-alive-rule")
             for line in conf]
