@@ -13,10 +13,14 @@
   every host by alias: Fabric/paramiko use it with ``HOME=rig.home``, OpenSSH with
   ``ssh -F rig.ssh_config`` (see ``ssh_argv``).
 
-Starting a rig first removes what a crashed run with the same ``tag`` left behind.
+Starting a rig first removes what a crashed run with the same ``tag`` left behind -- but
+never a rig that is still running: a started rig holds an exclusive lock on its tag and on
+its subnet (``/run/essay-rig-*.lock``, released when its process ends), and a second rig
+asking for either fails at once naming it (set ``ESSAY_RIG_TAG``/``ESSAY_RIG_SUBNET``).
 Two rigs can run side by side only with different ``tag``s and ``subnet``s.
 ``sh`` and ``http_get`` enter the namespaces directly, not through ssh or essay.
 """
+import fcntl
 import json
 import os
 import re
@@ -141,6 +145,7 @@ class Rig:
                 raise RigError(f"{tool} not found")
         if os.geteuid() != 0:
             raise RigError("the rig needs root (network namespaces, users, sshd)")
+        self._claim()                       # a live rig with our tag or subnet: refuse
         try:
             self._teardown()                # a crashed run's leftovers
             if self.base.exists() and any(self.base.iterdir()):
@@ -172,8 +177,40 @@ class Rig:
 
     def stop(self):
         """Kill everything the rig and deploys started, remove every trace. Idempotent."""
-        self._teardown()
-        self._marks.clear()
+        if getattr(self, "_locks", None) is None:
+            self._claim()                   # never tear down a rig another run holds
+        try:
+            self._teardown()
+        finally:
+            self._marks.clear()
+            for f in self._locks:
+                f.close()                   # closing releases the flock
+            self._locks = None
+
+    def _claim(self):
+        """Hold exclusive locks on this rig's tag and subnet for as long as it lives (or
+        until :meth:`stop`); another live rig holding either -> RigError naming it."""
+        if getattr(self, "_locks", None) is not None:
+            return
+        locks = []
+        for what, name in (("tag", self.tag), ("subnet", self.subnet)):
+            f = open(f"/run/essay-rig-{what}-{name}.lock", "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                f.close()
+                for g in locks:
+                    g.close()
+                raise RigError(f"rig {what} {name!r} is in use by a running rig ({holder}): "
+                               "give this run its own ESSAY_RIG_TAG and ESSAY_RIG_SUBNET")
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}\n")
+            f.flush()
+            locks.append(f)
+        self._locks = locks
 
     def _make_dirs(self):
         self.base.mkdir(parents=True, exist_ok=True)

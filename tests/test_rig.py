@@ -291,3 +291,18 @@ def test_failed_start_leaves_nothing_behind(rig, monkeypatch):
     assert not Path(f"/sys/class/net/{tag}br0").exists()
     assert uid_of(f"{tag}-web1") is None and not other.base.exists()
     assert live_pids(argv_mark=str(other.base).encode()) == []
+
+
+def test_a_live_rig_is_never_torn_down_by_another_run(rig):
+    """Another run asking for the session rig's tag (or its subnet) is refused at once --
+    before its start clears "a crashed run's leftovers" -- and the session rig is unharmed.
+    (A second test run without its own ESSAY_RIG_TAG once wiped a running CI rig.)"""
+    a, b, c = rig.subnet.split(".")
+    for other in (Rig(n_web=1, tag=rig.tag, subnet=f"{a}.{b}.{(int(c) + 7) % 250}"),
+                  Rig(n_web=1, tag=rig.tag + "z", subnet=rig.subnet)):
+        with pytest.raises(RigError, match="in use by a running rig"):
+            other.start()
+        with pytest.raises(RigError, match="in use by a running rig"):
+            other.stop()
+    assert ssh(rig, "web1", "whoami").stdout.strip() == rig.user("web1")
+    assert Path(rig.base, "web1").is_dir()
