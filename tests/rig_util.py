@@ -1,6 +1,7 @@
 """Low-level helpers of the test rig: running commands, finding and killing processes."""
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import threading
@@ -113,3 +114,10 @@ class Listener:
                 return
             self.count += 1
             conn.close()
+
+
+def uv_on_hosts():
+    """uv where the rig's host users find it (their PATH has /usr/local/bin)."""
+    if not shutil.which("uv", path="/usr/bin:/bin:/usr/local/bin"):
+        import uv
+        shutil.copy(uv.find_uv_bin(), "/usr/local/bin/uv")
