@@ -92,6 +92,13 @@ def shutdown(rig):
         for c in "ab":
             rig.sh(h, f"d={PREFIX}/{c}; [ -x $d/bin/supervisorctl ] && $d/bin/supervisorctl "
                       f"-c $d/etc/supervisord.conf shutdown; rm -rf {PREFIX}", check=False)
+    # supervisord stops its programs after answering: the next test's colour needs the ports
+    ports = " or ".join(f"sport = :{p + i}" for p in PORTS for i in (0, 1))
+    for h in rig.web:
+        end = time.monotonic() + 30
+        while rig.sh(h, f"ss -Htln '( {ports} )'").stdout.strip():
+            assert time.monotonic() < end, f"{h}: the colours' ports still in use"
+            time.sleep(0.1)
 
 
 class CmdlineSampler(threading.Thread):
