@@ -176,13 +176,16 @@ def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
     # runs to its end -- the state stays whole and the finally releases the lock
     defs = f"trap '' PIPE\nexport ESSAY_STATE={qpath(cfg.nginx_state_dir)}\n{LB_FUNCTIONS}"
     first = (Step("lock", "es_lock"),) if lock else ()
-    fail = f'if [ "$__rc" -ne 0 ] && [ "$__rc" -ne {LOCKED} ]; then {on_failure}; fi; ' \
-        if on_failure else ""
-    gone = (f'if [ "$ESSAY_LOCK_KEEP" = 1 ] && ! printf "\\n" 2>/dev/null; then '
+    # essay gone (its output can no longer be written): whatever the step's status (a
+    # write to the closed channel may have failed it), on_abandon, and no lock kept;
+    # on_abandon sets __handled when it has recorded what happened (on_failure is skipped)
+    gone = (f'__handled=; if ! printf "\\n" 2>/dev/null; then '
             f'{on_abandon + "; " if on_abandon else ""}ESSAY_LOCK_KEEP=0; fi; '
             if keep_lock and lock else "")
+    fail = (f'if [ "$__rc" -ne 0 ] && [ "$__rc" -ne {LOCKED} ] && [ -z "${{__handled:-}}" ]; '
+            f'then {on_failure}; fi; ') if on_failure else ""
     return Script(title=title, steps=first + tuple(steps), env=env, defs=defs,
-                  finally_=fail + gone + ("es_unlock" if lock else ":"), progress=progress)
+                  finally_=gone + fail + ("es_unlock" if lock else ":"), progress=progress)
 
 
 def report_step() -> Step:

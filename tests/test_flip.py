@@ -617,10 +617,15 @@ def test_ctrl_c_releases_the_lock(rig, project, deployed):
     given_live(rig, project, "b")
     runs = len(history(rig))
     p = es_bg(project, "release", "--message", "interrupted")
-    wait_until(lambda: locked(rig), 30, what="the release's lock")
-    time.sleep(0.3)
+    said = ""
+    while "==> build and publish" not in said:     # the lock is held: it builds now
+        line = p.stderr.readline()
+        assert line, f"es release ended before its build:\n{said}"
+        said += line
+    assert locked(rig)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
+    err = said + err
     assert p.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not locked(rig)

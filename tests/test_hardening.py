@@ -91,7 +91,8 @@ def shutdown(rig):
     for h in rig.web:
         for c in "ab":
             rig.sh(h, f"d={PREFIX}/{c}; [ -x $d/bin/supervisorctl ] && $d/bin/supervisorctl "
-                      f"-c $d/etc/supervisord.conf shutdown; rm -rf {PREFIX}", check=False)
+                      f"-c $d/etc/supervisord.conf shutdown", check=False)
+        rig.sh(h, f"rm -rf {PREFIX}", check=False)   # after both colours are shut down
     # supervisord stops its programs after answering: the next test's colour needs the ports
     ports = " or ".join(f"sport = :{p + i}" for p in PORTS for i in (0, 1))
     for h in rig.web:
@@ -188,7 +189,6 @@ def test_exact_pin_and_a_json_record_whatever_the_user_is_called(rig, project, v
             rows = [line for line in h.stdout.split("\n") if "mallory" in line]
             assert len(rows) == 1 and "deploy" in rows[0] and version in rows[0], h.stdout
             assert f"{recorded} entries" in h.stderr, (recorded, h.stderr)
-            shadowed_version_is_not_started(rig, project, version)
         # [nginx] site at a file essay did not write: never overwritten
         victim = "ssh-ed25519 AAAA... someone@somewhere\n"
         rig.sh(rig.lb, "mkdir -p ~/.hard-ssh && cat > ~/.hard-ssh/authorized_keys", input=victim)
@@ -199,6 +199,8 @@ def test_exact_pin_and_a_json_record_whatever_the_user_is_called(rig, project, v
                 in p.stderr, p.stderr
             assert rig.sh(rig.lb, "cat ~/.hard-ssh/authorized_keys").stdout == victim
             assert rig.sh(rig.lb, "ls -A ~/.hard-ssh").stdout.split() == ["authorized_keys"]
+        with configured(project):
+            shadowed_version_is_not_started(rig, project, version)
     finally:
         rig.sh(rig.lb, "rm -rf ~/.hard-ssh", check=False)
         shutdown(rig)
