@@ -5,7 +5,8 @@
 ``fab -l`` then lists them; ``fab rollback`` runs exactly what ``es rollback`` runs (both
 call :func:`essay.cli.run` with the same command from :data:`essay.commands.COMMANDS`).
 Grouped commands keep Fabric's dotted names: ``es pypi serve`` is ``fab pypi.serve``.
-Every task takes ``--env NAME`` (``es -e NAME``); ``ESSAY_ENV=NAME fab ...`` works too.
+Every task takes ``--env NAME`` / ``-e NAME`` (``es -e NAME``); ``ESSAY_ENV=NAME fab ...``
+works too. ``-h`` and ``--help`` after any task show that task's help.
 """
 from __future__ import annotations
 
@@ -81,12 +82,25 @@ def _task_help(cmd: Command):
     raise Exit(f"see: fab --help {dotted}", code=0)
 
 
+class _EssayTask(Task):
+    """A task whose automatic short flags leave ``-h`` to invoke's help (``fab status -h``,
+    not ``--hosts``) and give ``-e`` to ``--env`` on every task, as ``es -e NAME``."""
+
+    RESERVED = {"h", "e"}
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names | self.RESERVED)
+        if name == "env":
+            opts["names"] = ["env", "e"]
+        return opts
+
+
 def _task(cmd: Command) -> Task:
     helps = {_param(a).replace("_", "-"): a.help.replace("%%", "%") for a in cmd.args}
     helps["env"] = ENV_HELP
     if any(a.name == "--color" for a in cmd.args):
         helps["colour"] = "the same as --color"
-    return Task(_body(cmd), name=cmd.name.split()[-1], help=helps,
+    return _EssayTask(_body(cmd), name=cmd.name.split()[-1], help=helps,
                 positional=[_param(a) for a in cmd.args if a.positional and a.nargs is None])
 
 

@@ -183,9 +183,13 @@ class LbState:
 
 
 def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
-              lock: bool = True, on_failure: str = "", progress: bool = False) -> Script:
+              lock: bool = True, on_failure: str = "", progress: bool = False,
+              on_abandon: str = "") -> Script:
     """An lb script: state functions defined, the lock taken first (unless ``lock`` is
-    False), released at exit unless ``keep_lock`` (a later round trip releases it)."""
+    False), released at exit unless ``keep_lock`` (a later round trip releases it).
+    With ``keep_lock``, a script whose client went away (Ctrl-C: its output can no longer
+    be written) runs ``on_abandon`` and releases the lock after all: no later round trip
+    will come."""
     env = (("ESSAY_USER", op.user), ("ESSAY_LOCK_TOKEN", op.token),
            ("ESSAY_COMMAND", op.command), ("ESSAY_MESSAGE", op.message),
            ("ESSAY_LOCK_KEEP", "1" if keep_lock else "0"), ("ESSAY_ENV", cfg.env or ""))
@@ -193,10 +197,16 @@ def lb_script(cfg, op: Operation, title: str, steps, keep_lock: bool = False,
     # runs to its end -- the state stays whole and the finally releases the lock
     defs = f"trap '' PIPE\nexport ESSAY_STATE={qpath(cfg.nginx_state_dir)}\n{LB_FUNCTIONS}"
     first = (Step("lock", "es_lock"),) if lock else ()
-    fail = f'if [ "$__rc" -ne 0 ] && [ "$__rc" -ne {LOCKED} ]; then {on_failure}; fi; ' \
-        if on_failure else ""
+    # essay gone (its output can no longer be written): whatever the step's status (a
+    # write to the closed channel may have failed it), on_abandon, and no lock kept;
+    # on_abandon sets __handled when it has recorded what happened (on_failure is skipped)
+    gone = (f'__handled=; if ! printf "\\n" 2>/dev/null; then '
+            f'{on_abandon + "; " if on_abandon else ""}ESSAY_LOCK_KEEP=0; fi; '
+            if keep_lock and lock else "")
+    fail = (f'if [ "$__rc" -ne 0 ] && [ "$__rc" -ne {LOCKED} ] && [ -z "${{__handled:-}}" ]; '
+            f'then {on_failure}; fi; ') if on_failure else ""
     return Script(title=title, steps=first + tuple(steps), env=env, defs=defs,
-                  finally_=fail + ("es_unlock" if lock else ":"), progress=progress)
+                  finally_=gone + fail + ("es_unlock" if lock else ":"), progress=progress)
 
 
 def report_step() -> Step:

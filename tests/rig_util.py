@@ -1,8 +1,10 @@
 """Low-level helpers of the test rig: running commands, finding and killing processes."""
 import os
 import pwd
+import shutil
 import socket
 import subprocess
+import threading
 import time
 
 
@@ -91,3 +93,31 @@ def wait_banner(address, port=22, timeout=10):
             pass
         time.sleep(0.02)
     return False
+
+
+class Listener:
+    """A TCP port that accepts and counts connections (and closes them)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            conn.close()
+
+
+def uv_on_hosts():
+    """uv where the rig's host users find it (their PATH has /usr/local/bin)."""
+    if not shutil.which("uv", path="/usr/bin:/bin:/usr/local/bin"):
+        import uv
+        shutil.copy(uv.find_uv_bin(), "/usr/local/bin/uv")

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from rig_util import uv_on_hosts
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 WEB = ["web1", "web2"]
@@ -313,13 +314,6 @@ def test_fresh_host_dry_run_then_one_round_trip_fresh_and_warm_and_parallel_1(ri
             assert progress == sorted(progress), "--parallel 1 ran the hosts at the same time"
     finally:
         shutdown(rig, prefix)
-
-
-def uv_on_hosts():
-    """uv where the rig's host users find it (their PATH has /usr/local/bin)."""
-    if not shutil.which("uv", path="/usr/bin:/bin:/usr/local/bin"):
-        import uv
-        shutil.copy(uv.find_uv_bin(), "/usr/local/bin/uv")
 
 
 def test_uv_installer_into_a_fresh_and_a_warm_colour(rig, project, good):

@@ -1,8 +1,11 @@
 """Environments in essay.toml: deep merge, selection, refusals. Pure and fast."""
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from rig_util import Listener
 
 from essay import config
 from essay.config import ConfigError
@@ -98,7 +101,9 @@ def test_bad_environments_are_refused_with_one_line(tmp_path, text, env, message
 
 
 def test_es_config_prints_the_environment_first_and_hosts_commands_refuse(tmp_path):
-    (tmp_path / "essay.toml").write_text(ENVS)
+    lis = Listener()   # the index: a command that asked it before refusing would show here
+    (tmp_path / "essay.toml").write_text(
+        ENVS + f'[index]\nurl = "http://127.0.0.1:{lis.port}/simple/"\n')
     es = [sys.executable, "-m", "essay"]
     out = subprocess.run([*es, "-e", "staging", "config"], cwd=tmp_path, text=True,
                          capture_output=True)
@@ -108,21 +113,47 @@ def test_es_config_prints_the_environment_first_and_hosts_commands_refuse(tmp_pa
     out = subprocess.run([*es, "config", "--env", "production", "--json"], cwd=tmp_path,
                          text=True, capture_output=True)
     assert '"processes": 8' in out.stdout
-    for argv in (["status"], ["lock", "status"], ["history"], ["flip", "a"]):
+    for argv in (["status"], ["lock", "status"], ["history"], ["flip", "a"],
+                 ["deploy", "1.0"], ["rollback", "--to", "1.0"], ["promote"]):
         out = subprocess.run([*es, *argv], cwd=tmp_path, text=True, capture_output=True)
         assert out.returncode != 0 and "Traceback" not in out.stderr
-        assert "choose one with `es -e NAME`" in out.stderr and "staging, production" \
-            in out.stderr, argv
+        assert "staging, production" in out.stderr, (argv, out.stderr)
+        assert "choose one with `es -e NAME`" in out.stderr or \
+            argv == ["promote"] and "needs --from ENV and --to ENV" in out.stderr, out.stderr
+    assert lis.count == 0, f"{lis.count} connection(s) to the index before the refusal"
+    lis.sock.close()
     out = subprocess.run([*es, "-e", "qa", "status"], cwd=tmp_path, text=True,
                          capture_output=True)
     assert out.returncode != 0 and "expected one of the environments" in out.stderr
 
 
-def test_fab_tasks_take_env():
+def test_fab_tasks_take_env(tmp_path):
+    """In a generated project with two environments: `fab config --env NAME`, `-e NAME`
+    and `ESSAY_ENV=NAME fab config` show that environment's name and hosts."""
     from essay.fabtasks import namespace
 
     task = namespace.tasks["deploy"]
     assert "env" in task.help and "ESSAY_ENV" in task.help["env"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1",
+           **{k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}}
+    assert subprocess.run([sys.executable, "-m", "essay", "init", "--no-input"], cwd=tmp_path,
+                          env=env, capture_output=True).returncode == 0
+    with open(tmp_path / "essay.toml", "a") as f:
+        f.write('\n[env.staging.roles]\nweb = ["s-web1"]\nlb = ["s-lb"]\n'
+                '[env.production.roles]\nweb = ["p-web1", "p-web2"]\nlb = ["p-lb"]\n')
+    fab = str(Path(sys.executable).parent / "fab")   # this essay's fab
+    for args, extra, name, web in (
+            (["--env", "production"], {}, "production", '["p-web1", "p-web2"]'),
+            (["-e", "production"], {}, "production", '["p-web1", "p-web2"]'),
+            ([], {"ESSAY_ENV": "staging"}, "staging", '["s-web1"]')):
+        out = subprocess.run([fab, "config", *args], cwd=tmp_path, text=True,
+                             capture_output=True, env={**env, **extra}, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f'[environment]\nname = "{name}"'), out.stdout
+        assert f"web = {web}" in out.stdout, out.stdout
+    out = subprocess.run([fab, "status"], cwd=tmp_path, text=True, capture_output=True,
+                         env=env, timeout=60)
+    assert out.returncode != 0 and "choose one with `es -e NAME`" in out.stderr, out.stderr
 
 
 def test_the_last_deploy_record_is_per_environment(tmp_path):

@@ -16,16 +16,11 @@ import pytest
 from conftest import start_rig
 from rig import extra_rig
 from rig_project import Project
+from rig_util import uv_on_hosts
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 N = 20
 DOWN = ("web4", "web17")
-
-
-def uv_on_hosts():
-    if not shutil.which("uv", path="/usr/bin:/bin:/usr/local/bin"):
-        import uv
-        shutil.copy(uv.find_uv_bin(), "/usr/local/bin/uv")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ colours a and b, then flipped between. Each test says what it leaves live. The l
 state (``~/nginx/conf.d/demo.essay``) and site file are removed at the start and at the
 end of the module, so the rig is as other modules expect it.
 """
+import contextlib
 import json
+import re
 import shlex
 import signal
 import subprocess
@@ -470,6 +472,8 @@ def test_failing_nginx_test_keeps_the_old_site_and_nginx_serving(rig, project, d
         assert round_trips(rig) == {"web1": 0, "web2": 0, "lb": 2}   # flip, stage
         assert "nginx config test failed" in p.stderr
         assert "this_is_not_an_nginx_directive" in p.stderr      # nginx -t's own words
+        assert f"([nginx] test = {rig.nginx_test!r})" in p.stderr, p.stderr
+        assert "change [nginx] test in essay.toml" in p.stderr
     finally:
         template.write_text(good)
         project.git("commit", "-qam", "the nginx template restored")
@@ -480,6 +484,47 @@ def test_failing_nginx_test_keeps_the_old_site_and_nginx_serving(rig, project, d
     serves(rig, "b", lb_state(rig)["version_b"])
     assert history(rig)[-1][2:7] == ["nginx apply", "-", "-", "failed", "refused: nginx config "
                                      "test failed; site config and nginx unchanged"]
+
+
+@contextlib.contextmanager
+def nginx_changed(project, **keys):
+    """The site template changed (a comment: the site must be applied before a flip) and
+    essay.toml's ``[nginx]`` keys set to ``keys``; both put back after."""
+    template, toml = project.path / "conf" / "nginx.conf.j2", project.path / "essay.toml"
+    good_template, good_toml = template.read_text(), toml.read_text()
+    text = good_toml
+    for key, value in keys.items():
+        text, n = re.subn(rf"^{key} = .*$", f"{key} = {json.dumps(value)}", text, flags=re.M)
+        assert n == 1, key
+    template.write_text(good_template + "\n# changed by a test\n")
+    toml.write_text(text)
+    project.git("commit", "-qam", "a changed site template and [nginx] keys")
+    try:
+        yield
+    finally:
+        template.write_text(good_template)
+        toml.write_text(good_toml)
+        project.git("commit", "-qam", "the nginx template and essay.toml restored")
+
+
+def test_nginx_test_and_reload_that_cannot_run_are_named(rig, project, deployed):
+    """The generated essay.toml's sudo commands on an lb without sudo rights: the flip
+    fails naming the key to change; the old site and the live colour stay."""
+    given_live(rig, project, "b")
+    before, workers = site(rig), nginx_workers(rig)
+    with nginx_changed(project, test="sudo -n nginx -t"):
+        p = es(project, "flip", "a", code=1)
+    assert "nginx config test failed ([nginx] test = 'sudo -n nginx -t')" in p.stderr, p.stderr
+    assert "change [nginx] test in essay.toml" in p.stderr
+    assert (site(rig), nginx_workers(rig), marker(rig)) == (before, workers, "colors/b")
+    with nginx_changed(project, reload="sudo -n nginx -s reload"):
+        p = es(project, "flip", "a", code=1)
+    assert "nginx reload failed ([nginx] reload = 'sudo -n nginx -s reload')" in p.stderr, \
+        p.stderr
+    assert "change [nginx] reload in essay.toml" in p.stderr
+    assert (site(rig), nginx_workers(rig), marker(rig)) == (before, workers, "colors/b")
+    assert not locked(rig)
+    serves(rig, "b", lb_state(rig)["version_b"])
 
 
 def test_a_flip_nginx_does_not_follow_is_put_back(rig, project, deployed):
@@ -572,10 +617,15 @@ def test_ctrl_c_releases_the_lock(rig, project, deployed):
     given_live(rig, project, "b")
     runs = len(history(rig))
     p = es_bg(project, "release", "--message", "interrupted")
-    wait_until(lambda: locked(rig), 30, what="the release's lock")
-    time.sleep(0.3)
+    said = ""
+    while "==> build and publish" not in said:     # the lock is held: it builds now
+        line = p.stderr.readline()
+        assert line, f"es release ended before its build:\n{said}"
+        said += line
+    assert locked(rig)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
+    err = said + err
     assert p.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not locked(rig)
@@ -599,6 +649,43 @@ def test_ctrl_c_releases_the_lock(rig, project, deployed):
     assert history(rig)[-1][2:6] == ["flip", "b", "a", "failed"]
     assert marker(rig) == "colors/b"
     assert len(history(rig)) == runs + 2
+
+
+def test_ctrl_c_while_the_site_is_applied_says_what_the_lbs_serve(rig, project, deployed):
+    """Ctrl-C during the apply a flip runs first (its `[nginx] test` waits for the test's
+    go): the last line says what the lbs serve, no traceback; the lb finishes the step by
+    itself, puts back the site nginx never loaded and releases the lock."""
+    given_live(rig, project, "b")
+    home = Path(rig.home_of("lb"))
+    started, go = home / "nginx-test-started", home / "nginx-test-go"
+    for f in (started, go):
+        f.unlink(missing_ok=True)
+    waits = (f"touch ~/{started.name}; for _ in $(seq 600); do [ -e ~/{go.name} ] && break; "
+             f"sleep 0.1; done; {rig.nginx_test}")
+    before, workers, runs = site(rig), nginx_workers(rig), len(history(rig))
+    try:
+        with nginx_changed(project, test=waits):
+            p = es_bg(project, "flip", "a")
+            wait_until(started.exists, 60, what="the apply's nginx test")
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=60)
+            go.touch()
+            assert p.returncode == 130, err
+            assert "Traceback" not in err and "Exception ignored" not in err, err
+            assert err.strip().split("\n")[-1].endswith(
+                "no lb flipped: the lbs serve colour b, as before"), err
+            wait_until(lambda: not locked(rig), 60, what="the lock released")
+    finally:
+        go.touch()
+        wait_until(lambda: not locked(rig), 60, what="the lock released")
+        for f in (started, go):
+            f.unlink(missing_ok=True)
+    assert (site(rig), nginx_workers(rig), marker(rig)) == (before, workers, "colors/b")
+    assert history(rig)[-1][2:7] == ["nginx apply", "-", "-", "failed", "interrupted before the "
+                                     "reload: previous site config put back, nginx unchanged"]
+    assert len(history(rig)) == runs + 1
+    es(project, "status")                                  # works, exit 0: nothing held
+    serves(rig, "b", lb_state(rig)["version_b"])
 
 
 # --- zero failed requests under load ---------------------------------------------------------

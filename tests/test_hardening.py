@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from rig_project import wait_port, free_port
+from rig_util import uv_on_hosts
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 PREFIX = "~/hard"
@@ -24,14 +25,15 @@ PORTS = (8860, 8870)
 PASSWORD = "pw-Secr3t-" + os.urandom(6).hex()
 
 
-def write_toml(project, index_url=None, extra="", web=None, site=None):
+def write_toml(project, index_url=None, extra="", web=None, site=None, installer=None):
     rig = project.rig
     text = rig.essay_toml("demo", index_url=index_url or project.index_url,
                           upload_url=f"http://{rig.index_address}:{project.port}/",
                           extra="\n[ssh]\nconnect_timeout = 5\n" + extra)
     text = text.replace('prefix = "~/demo"', f'prefix = "{PREFIX}"')
     text = text.replace("a = 8800\nb = 8810", f"a = {PORTS[0]}\nb = {PORTS[1]}")
-    text = text.replace('health_path = "/health"\n', 'health_path = "/health"\nhealth_timeout = 20\n')
+    text = text.replace('health_path = "/health"\n', 'health_path = "/health"\nhealth_timeout = 20\n'
+                        + (f"installer = {json.dumps(installer)}\n" if installer else ""))
     # its own lb state: the versions recorded here never confuse another file's flips
     text = re.sub(r"^site = .*$", lambda m: (f"site = {json.dumps(site)}" if site else m[0])
                   + '\nstate_dir = "~/hard-state"', text, flags=re.M)
@@ -90,7 +92,15 @@ def shutdown(rig):
     for h in rig.web:
         for c in "ab":
             rig.sh(h, f"d={PREFIX}/{c}; [ -x $d/bin/supervisorctl ] && $d/bin/supervisorctl "
-                      f"-c $d/etc/supervisord.conf shutdown; rm -rf {PREFIX}", check=False)
+                      f"-c $d/etc/supervisord.conf shutdown", check=False)
+        rig.sh(h, f"rm -rf {PREFIX}", check=False)   # after both colours are shut down
+    # supervisord stops its programs after answering: the next test's colour needs the ports
+    ports = " or ".join(f"sport = :{p + i}" for p in PORTS for i in (0, 1))
+    for h in rig.web:
+        end = time.monotonic() + 30
+        while rig.sh(h, f"ss -Htln '( {ports} )'").stdout.strip():
+            assert time.monotonic() < end, f"{h}: the colours' ports still in use"
+            time.sleep(0.1)
 
 
 class CmdlineSampler(threading.Thread):
@@ -129,21 +139,26 @@ def index_credentials_file(project, password):
         path.write_text(saved)
 
 
+@pytest.mark.parametrize("installer, color, variable", [("pip", "a", "PIP_INDEX_URL"),
+                                                       ("uv", "b", "UV_DEFAULT_INDEX")])
 def test_index_password_from_outside_git_never_in_argv_output_a_file_or_git(
-        rig, project, version, locked_index):
+        rig, project, version, locked_index, installer, color, variable):
     """The password is in no essay.toml: it comes from .essay/credentials.json (a dry
-    run) and from ESSAY_INDEX_PASSWORD (a real deploy, every argv sampled)."""
+    run) and from ESSAY_INDEX_PASSWORD (a real deploy, every argv sampled), with pip
+    (PIP_INDEX_URL) and uv (UV_DEFAULT_INDEX) as the installer."""
+    if installer == "uv":
+        uv_on_hosts()
     try:
-        with configured(project, index_url=locked_index):
+        with configured(project, index_url=locked_index, installer=installer):
             assert PASSWORD not in (project.path / "essay.toml").read_text()
-            p = project.es("deploy", version, "--color", "a", "--dry-run")
+            p = project.es("deploy", version, "--color", color, "--dry-run")
             assert p.returncode != 0 and "answered 401" in p.stderr, p.stderr  # it needs one
             with index_credentials_file(project, PASSWORD) as creds:
                 assert oct(creds.stat().st_mode & 0o777) == "0o600"
-                dry = project.es("deploy", version, "--color", "a", "--dry-run")
+                dry = project.es("deploy", version, "--color", color, "--dry-run")
                 assert dry.returncode == 0, dry.stderr
                 assert PASSWORD not in dry.stdout + dry.stderr
-                assert re.search(r"PIP_INDEX_URL='?http://essay:\*\*\*@", dry.stdout), dry.stdout
+                assert re.search(rf"{variable}='?http://essay:\*\*\*@", dry.stdout), dry.stdout
                 shown = project.es("config", "--json")
                 assert PASSWORD not in shown.stdout + shown.stderr
                 assert json.loads(shown.stdout)["index"]["password_from"] == \
@@ -152,21 +167,21 @@ def test_index_password_from_outside_git_never_in_argv_output_a_file_or_git(
             sampler = CmdlineSampler()
             sampler.start()
             try:
-                p = project.es("deploy", version, "--color", "a",
+                p = project.es("deploy", version, "--color", color,
                                env=project.env(ESSAY_INDEX_PASSWORD=PASSWORD))
             finally:
                 sampler.stop.set()
                 sampler.join()
             assert p.returncode == 0, p.stdout + p.stderr
             assert PASSWORD not in p.stdout + p.stderr
-            assert sampler.pips > 0, "the sampler never saw pip run: it proves nothing"
+            assert sampler.pips > 0, f"the sampler never saw {installer} run: it proves nothing"
             assert sampler.leaks == [], sampler.leaks
             for h in (*rig.web, rig.lb):
                 found = rig.sh(h, f"find ~ /tmp -xdev -user \"$USER\" -type f -print0 2>/dev/null "
                                   f"| xargs -0r grep -lsF -- {PASSWORD}; true").stdout
                 assert found.strip() == "", f"{h}: files holding the password: {found}"
             for h in rig.web:
-                rel = json.loads(rig.sh(h, f"cat {PREFIX}/a/release.json").stdout)
+                rel = json.loads(rig.sh(h, f"cat {PREFIX}/{color}/release.json").stdout)
                 assert rel["version"] == version and rel["ssh_user"] == rig.user(h)
             # nowhere in git: no commit, no change to a tracked file, no file git would add
             assert PASSWORD not in project.git("log", "-p", "--all")
@@ -196,6 +211,13 @@ def test_exact_pin_and_a_json_record_whatever_the_user_is_called(rig, project, v
             s = project.es("status")
             assert s.returncode == 0, s.stdout + s.stderr
             assert re.search(rf"^web1\s+b\s+{re.escape(version)}\s", s.stdout, re.M), s.stdout
+            # es history: the entry is one row (split on "\n" only, not on U+2028)
+            recorded = rig.sh(rig.lb, "cat ~/hard-state/history").stdout.count("\n")
+            h = project.es("history")
+            assert h.returncode == 0, h.stdout + h.stderr
+            rows = [line for line in h.stdout.split("\n") if "mallory" in line]
+            assert len(rows) == 1 and "deploy" in rows[0] and version in rows[0], h.stdout
+            assert f"{recorded} entries" in h.stderr, (recorded, h.stderr)
         # [nginx] site at a file essay did not write: never overwritten
         victim = "ssh-ed25519 AAAA... someone@somewhere\n"
         rig.sh(rig.lb, "mkdir -p ~/.hard-ssh && cat > ~/.hard-ssh/authorized_keys", input=victim)
@@ -206,9 +228,46 @@ def test_exact_pin_and_a_json_record_whatever_the_user_is_called(rig, project, v
                 in p.stderr, p.stderr
             assert rig.sh(rig.lb, "cat ~/.hard-ssh/authorized_keys").stdout == victim
             assert rig.sh(rig.lb, "ls -A ~/.hard-ssh").stdout.split() == ["authorized_keys"]
+        with configured(project):
+            shadowed_version_is_not_started(rig, project, version)
     finally:
         rig.sh(rig.lb, "rm -rf ~/.hard-ssh", check=False)
         shutdown(rig)
+
+
+def shadowed_version_is_not_started(rig, project, version):
+    """Colour b's venv reports another version than the one asked (a .pth put there out
+    of band puts a demo 0.0.0 first on its path): the deploy installs with the real pip,
+    reads the version back, exits 4 naming both, and restarts nothing."""
+    ctl = f"{PREFIX}/b/bin/supervisorctl -c {PREFIX}/b/etc/supervisord.conf"
+
+    def pids(h):   # supervisord's and its programs'
+        return rig.sh(h, f"{ctl} pid; {ctl} pid all").stdout.split()
+
+    before = {}
+    for h in rig.web:
+        shadow = "~/hard-shadow/demo-0.0.0.dist-info"
+        rig.sh(h, f"mkdir -p {shadow} && printf 'Metadata-Version: 2.1\\nName: demo\\n"
+                  f"Version: 0.0.0\\n' > {shadow}/METADATA && "
+                  f"site=$({PREFIX}/b/bin/python -c 'import sysconfig; "
+                  "print(sysconfig.get_path(\"purelib\"))') && "
+                  "echo \"import sys; sys.path.insert(0, '$HOME/hard-shadow')\" "
+                  "> \"$site/zz_hard_shadow.pth\"")
+        before[h] = pids(h)
+        assert len(before[h]) == 3 and all(p.isdigit() for p in before[h]), before[h]
+    try:
+        p = project.es("deploy", version, "--color", "b")
+        assert p.returncode == 1, p.stdout + p.stderr
+        out = p.stdout + p.stderr
+        assert f"installed demo is '0.0.0', not {version}: not starting it" in out, out
+        assert "exit 4" in out, out
+        for h in rig.web:
+            assert pids(h) == before[h], h                     # nothing (re)started
+            assert json.loads(rig.http_get(h, PORTS[1], "/health")[1])["version"] == version
+    finally:
+        for h in rig.web:
+            rig.sh(h, f"rm -rf ~/hard-shadow {PREFIX}/b/lib/python3*/site-packages/"
+                      "zz_hard_shadow.pth", check=False)
 
 
 def test_status_fails_when_a_host_or_the_lb_cannot_be_read(rig, project, version):

@@ -22,7 +22,7 @@ import pytest
 from index_load import CLIENT
 from rig_nginx import MAIN_CONF, NGINX
 from rig_project import Project, free_port, wait_port
-from test_fleet import uv_on_hosts
+from rig_util import uv_on_hosts
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 PREFIX, STATE = "~/demo-ix", "~/demo-ix.essay"    # its own colours, its own lb state

@@ -6,33 +6,19 @@ not assumed. Every case must exit non-zero with one ``es:`` line naming the key 
 what was found and what was expected, and no traceback.
 """
 import json
-import socket
+import os
 import subprocess
 import sys
-import threading
 
 import pytest
+from rig_util import Listener
 
 
-class Listener:
-    """A TCP port that accepts and counts connections (and closes them)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.count = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.count += 1
-            conn.close()
+def clean_env(home, **extra):
+    """A bare environment for es/fab, keeping PYTHONPATH: with it the subprocesses run this
+    checkout's essay (not whichever is installed)."""
+    keep = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), **keep, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +56,8 @@ CASES = [
      ["[deploy] health_timeout is inf", "finite"]),
     ("connect_timeout nan", {"ssh": "connect_timeout = nan"}, ["status"],
      ["[ssh] connect_timeout is nan", "finite"]),
+    ("connect_timeout inf", {"ssh": "connect_timeout = inf"}, ["status"],
+     ["[ssh] connect_timeout is inf", "finite"]),
     ("url bad IPv6", {"index": "http://[::1/simple/"}, ["status"],
      ["[index] url is 'http://[::1/simple/'", "expected an http(s) URL"]),
     ("prefix empty", {"deploy": 'prefix = ""'}, ["status"], ["[deploy] prefix is ''", "absolute"]),
@@ -79,7 +67,15 @@ CASES = [
     ("prefix whitespace", {"deploy": 'prefix = "~/my demo"'}, ["status"],
      ["[deploy] prefix is '~/my demo'", "without spaces"]),
     ("prefix root", {"deploy": 'prefix = "/"'}, ["status"], ["[deploy] prefix is '/'"]),
+    ("prefix shell", {"deploy": 'prefix = "~/a;b$(x)"'}, ["status"],
+     ["[deploy] prefix is '~/a;b$(x)'", "letters, digits and ._~/@+- only"]),
+    ("prefix quote", {"deploy": "prefix = \"/srv/it's\""}, ["status"],
+     ["[deploy] prefix is \"/srv/it's\"", "._~/@+- only"]),
     ("state_dir empty", {"nginx": 'state_dir = ""'}, ["status"], ["[nginx] state_dir is ''"]),
+    ("state_dir nginx", {"nginx": 'state_dir = "/var/x;return(200);#"'}, ["status"],
+     ["[nginx] state_dir is '/var/x;return(200);#'", "._~/@+- only"]),
+    ("site braces", {"nginx": 'site = "/etc/nginx/a{b}.conf"'}, ["status"],
+     ["[nginx] site is '/etc/nginx/a{b}.conf'", "._~/@+- only"]),
     ("site relative", {"nginx": 'site = "demo.conf"'}, ["status"],
      ["[nginx] site is 'demo.conf'", "absolute"]),
     ("server_name newline", {"nginx": 'server_name = "a\\nb"'}, ["status"],
@@ -107,9 +103,7 @@ def test_bad_input_is_one_line_and_nothing_remote(tmp_path, listener, changes, a
     (tmp_path / "essay.toml").write_text(toml(listener.port, **changes))
     before = listener.count
     p = subprocess.run([sys.executable, "-m", "essay", *args], cwd=tmp_path, text=True,
-                       capture_output=True, timeout=60, env={"PATH": "/usr/bin:/bin",
-                                                              "HOME": str(tmp_path),
-                                                              "NO_COLOR": "1"})
+                       capture_output=True, timeout=60, env=clean_env(tmp_path, NO_COLOR="1"))
     assert p.returncode != 0, p.stdout + p.stderr
     assert "Traceback" not in p.stderr, p.stderr
     lines = [line for line in p.stderr.splitlines() if line.startswith("es:")]
@@ -125,7 +119,7 @@ def test_hosts_outside_the_roles_are_named(tmp_path, listener):
     p = subprocess.run([sys.executable, "-m", "essay", "status", "--hosts",
                         f"127.0.0.1:{listener.port},stranger.invalid"], cwd=tmp_path,
                        text=True, capture_output=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1"})
+                       env=clean_env(tmp_path, NO_COLOR="1"))
     assert "warning: --hosts names stranger.invalid, in no role" in p.stderr, p.stderr
 
 
@@ -142,7 +136,7 @@ def test_the_rendered_site_starts_with_essays_mark(tmp_path):
 def es(tmp_path, *args):
     return subprocess.run([sys.executable, "-m", "essay", *args], cwd=tmp_path, text=True,
                           capture_output=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1"})
+                          env=clean_env(tmp_path, NO_COLOR="1"))
 
 
 def test_a_mistyped_command_or_flag_gets_the_nearest_and_the_subcommands_usage(tmp_path):
@@ -165,20 +159,39 @@ def test_colour_is_color(tmp_path, listener):
     assert listener.count == before
 
 
-def test_fab_task_help(tmp_path):
+def test_fab_task_help_after_every_task(tmp_path):
+    """`fab TASK -h` and `fab TASK --help` show that task's help for every task of a
+    generated project (neither is taken as a value: `-h` is no task's short flag), and every
+    task's environment option is `-e`/`--env`."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
     assert es(tmp_path, "init", "--no-input").returncode == 0
-    fab = str(Path(sys.executable).parent / "fab")
-    for args in (["deploy", "--help"], ["flip", "-h"]):
-        p = subprocess.run([fab, *args], cwd=tmp_path, text=True, capture_output=True,
-                           timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-        assert p.returncode == 0, p.stderr
-        assert f"Usage: fab [--core-opts] {args[0]} [--options]" in p.stdout, p.stdout
-        assert "is not a PEP 440 version" not in p.stderr and "not a valid colour" not in p.stderr
-    p = subprocess.run([fab, "--help", "deploy"], cwd=tmp_path, text=True, capture_output=True,
-                       timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-    assert "--colour" in p.stdout
+    fab = str(Path(sys.executable).parent / "fab")   # this essay's fab, not another on PATH
+
+    def run(*args):
+        return subprocess.run([fab, *args], cwd=tmp_path, text=True, capture_output=True,
+                              timeout=120, env=clean_env(tmp_path))
+
+    listing = run("-l", "-F", "flat").stdout
+    tasks = {}   # what is typed -> the task's full name
+    for name, alias in re.findall(r"^  ([a-z][\w.-]*)(?: \(([\w.-]+)\))?", listing, re.M):
+        tasks[name] = name
+        if alias:
+            tasks[alias] = name
+    assert {"deploy", "status", "run", "supervisor", "flip", "server"} <= set(tasks), listing
+    calls = [(typed, flag) for typed in tasks for flag in ("-h", "--help")]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda c: run(c[0], c[1]), calls))
+    for (typed, flag), p in zip(calls, results):
+        assert p.returncode == 0, (typed, flag, p.stderr)
+        assert f"Usage: fab [--core-opts] {tasks[typed]} [--options]" in p.stdout, \
+            (typed, flag, p.stdout, p.stderr)
+        assert "-e STRING, --env=STRING" in p.stdout, (typed, p.stdout)
+        assert "Traceback" not in p.stderr and "needed value" not in p.stderr, p.stderr
+    p = run("--help", "deploy")
+    assert "--colour" in p.stdout and "-t, --retry-failed" in p.stdout, p.stdout
 
 
 def test_workers_with_a_template_that_ignores_them_are_refused_before_anything_remote(

@@ -74,14 +74,15 @@ def check_url(reader: Reader, key: str, url: str, example: str):
         reader.fail(key, url, f"an http(s) URL such as {example}")
 
 
+_REMOTE_PATH = re.compile(r"(/|~/)[A-Za-z0-9._~/@+-]*")
+
+
 def check_remote_path(reader: Reader, key: str, value: str, example: str) -> str:
-    """A path on the hosts: absolute, or under the remote user's home (``~/...``); no
-    whitespace or control characters, not ``/`` itself."""
-    expected = f'an absolute path or one starting with "~/", without spaces, such as "{example}"'
-    if (not value or value.strip("/") == "" or any(c.isspace() or ord(c) < 32 or ord(c) == 127
-                                                    for c in value)
-            or not (value.startswith("/") or value.startswith("~/"))):
-        reader.fail(key, value, expected)
+    """A path on the hosts: absolute, or under the remote user's home (``~/...``); only
+    letters, digits and ``._~/@+-`` (it reaches shells and the nginx site), not ``/``."""
+    if not _REMOTE_PATH.fullmatch(value) or value.strip("/") == "":
+        reader.fail(key, value, 'an absolute path or one starting with "~/", without spaces, '
+                    f'of letters, digits and ._~/@+- only, such as "{example}"')
     return value
 
 

@@ -6,6 +6,7 @@ lock and read which colour is live; record the deploy and release the lock).
 """
 from __future__ import annotations
 
+from essay import config
 from essay import hooks as hookmod
 from essay import render, versions
 from essay.conf_check import check_own_supervisord
@@ -80,6 +81,7 @@ def deploy(ctx, version: str, color=None, profile=None, role="web", hosts=None,
     (``es release``) already holds; otherwise this deploy opens and closes its own.
     ``retry_failed``: only the hosts the last deploy failed on (:mod:`essay.deploy.retry`)."""
     cfg, rep = ctx.cfg, ctx.reporter
+    config.require(cfg)   # environments and none chosen: refused before asking the index
     if color is not None:  # refused before any round trip, even the lb's
         check_color(color, list(cfg.colors))
     profile = check_profile(profile or cfg.profile)

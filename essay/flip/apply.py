@@ -53,7 +53,10 @@ def stage_step(cfg, content: str) -> Step:
         "else",
         '  if [ -f "$site" ]; then cp -p "$site" "$site.essay-prev"; else rm -f "$site.essay-prev"; fi',
         '  mv -f "$site.essay-new" "$site"',
-        f"  if ! ( {cfg.nginx_test} ) 2>&1; then",
+        # its output kept, then shown: a closed channel (Ctrl-C) must not fail the test
+        f"  __ok=1; __out=$( ( {cfg.nginx_test} ) 2>&1 </dev/null ) || __ok=0",
+        '  printf "%s\\n" "$__out" || true',
+        '  if [ "$__ok" = 0 ]; then',
         f"    {_PUT_BACK}",
         "    echo " + q(f"nginx config test failed ([nginx] test = {cfg.nginx_test!r}): the "
                        "previous site config is back, nginx untouched; if that command cannot "
@@ -61,7 +64,7 @@ def stage_step(cfg, content: str) -> Step:
                        "essay.toml"),
         f"    exit {NGINX_TEST}",
         "  fi",
-        '  essay_data changed 1; echo "site config written and tested"',
+        '  essay_set STAGED 1; essay_data changed 1; echo "site config written and tested"',
         "fi"]))
 
 
@@ -107,9 +110,13 @@ def apply(ctx, ex, op: Operation, keep_lock: bool = False) -> list[str]:
               ' *) why="failed (exit $__rc)";; esac; '
               "es_history 'nginx apply' - - failed \"refused: $why; site config and nginx "
               'unchanged"; ESSAY_LOCK_KEEP=0')     # failed here: release the lock at exit
+    # essay gone (Ctrl-C) before the reload: nginx never loaded the new file, put it back
+    abandoned = (f'if [ "${{STAGED:-0}}" = 1 ]; then site={qpath(cfg.nginx_site)}; {_PUT_BACK}; '
+                 "es_history 'nginx apply' - - failed 'interrupted before the reload: previous "
+                 "site config put back, nginx unchanged'; __handled=1; fi")
     staged = ex.run({h: lb_script(cfg, op, "nginx apply: stage",
                                   [stage_step(cfg, render.nginx_conf(cfg))], keep_lock=True,
-                                  on_failure=failed)
+                                  on_failure=failed, on_abandon=abandoned)
                      for h in lbs})
     changed = [h for h, r in staged.items() if r.ok and r.value("changed") == "1"]
     held = [h for h, r in staged.items() if r.ok]   # the lock kept for the next round trip

@@ -34,48 +34,74 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     op = op or Operation(command, message)
     script = flip_script(cfg, op, command, render.nginx_conf(cfg), color, weight, rollback,
                          keep_lock=keep_lock)
-    reloaded = []
+    reloaded, where = [], {"stage": "flip"}
     with ctx.executor(dry_run=dry_run) as ex:
         try:
             results = ex.run({h: script for h in lbs})
-        except KeyboardInterrupt:
-            raise KeyboardInterrupt(
-                f"interrupted during the {command}: the lb hosts finish it by themselves (it "
-                "goes through or is put back); what they serve now is unknown: run `es status`"
-            ) from None
-        if dry_run:
-            return results
-        if _site_changed(results):
+            if dry_run:
+                return results
+            if _site_changed(results):
+                where["from"] = next(iter(results.values())).value("from") or ""
+                where["stage"] = "put back"
+                _put_back(ctx, ex, op, command, results)   # lbs whose site was unchanged
+                rep.warn("the nginx site config changed (first flip, hosts, ports or template): "
+                         "applying it on every lb first, nginx reloads once (es nginx apply)")
+                from essay.flip.apply import apply
+
+                where["stage"] = "apply"
+                reloaded = apply(ctx, ex, op, keep_lock=True)
+                where["stage"] = "flip"
+                results = ex.run({h: script for h in lbs})
+            where["stage"] = "put back"
             _put_back(ctx, ex, op, command, results)
-            rep.warn("the nginx site config changed (first flip, hosts, ports or template): "
-                     "applying it on every lb first, nginx reloads once (es nginx apply)")
-            from essay.flip.apply import apply
+            _explain(results, command)
+            raise_for(results, command)
+            if not weight:   # the live colour changed: its workers start, the old one's stop
+                from essay import workers
 
-            reloaded = apply(ctx, ex, op, keep_lock=True)
-            results = ex.run({h: script for h in lbs})
-        _put_back(ctx, ex, op, command, results)
-        for r in results.values():
-            if not r.ok and r.failed_step is not None:
-                step = r.failed_step
-                out = step.output.strip()
-                if step.name == "health":   # one line per failing process, not the healthy
-                    out = "\n".join(line for line in out.split("\n")
-                                    if not line.startswith("healthy "))
-                r.error = f"{step.name}: " + (out or r.error)
-                if step.name == "health" and command == "rollback":
-                    version = r.value("version") or "VERSION"   # what that colour last had
-                    r.error += ("\nto install that version again into the idle colour and "
-                                f"go live with it: es rollback --to {version} "
-                                "(es history shows what was live before)")
-        raise_for(results, command)
-        if not weight:   # the live colour changed: its workers start, the old one's stop
-            from essay import workers
-
-            first = next(iter(results.values()))
-            workers.after_flip(ctx, ex, first.value("from"), first.value("target"))
+                first = next(iter(results.values()))
+                where.update(stage="workers", target=first.value("target") or "?")
+                workers.after_flip(ctx, ex, first.value("from"), first.value("target"))
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(interrupted(command, where)) from None
     for h in reloaded:
         results[h].data.setdefault("reloaded", []).append("1")
     return results
+
+
+def _explain(results, command: str):
+    """Each failed lb's error: its failing step and that step's output."""
+    for r in results.values():
+        if not r.ok and r.failed_step is not None:
+            step = r.failed_step
+            out = step.output.strip()
+            if step.name == "health":   # one line per failing process, not the healthy
+                out = "\n".join(line for line in out.split("\n")
+                                if not line.startswith("healthy "))
+            r.error = f"{step.name}: " + (out or r.error)
+            if step.name == "health" and command == "rollback":
+                version = r.value("version") or "VERSION"   # what that colour last had
+                r.error += ("\nto install that version again into the idle colour and "
+                            f"go live with it: es rollback --to {version} "
+                            "(es history shows what was live before)")
+
+
+def interrupted(command: str, where: dict) -> str:
+    """What a Ctrl-C during a flip leaves, as far as essay knows: what the lbs serve, or
+    that it is unknown."""
+    stage = where["stage"]
+    if stage == "apply":   # the markers never move while the site config is applied
+        served = f"colour {where['from']}" if where.get("from") else "no colour (none was live)"
+        return (f"interrupted while applying the changed site config, before the {command}: "
+                "each lb finishes that step by itself (a site config nginx has not loaded is "
+                f"put back); no lb flipped: the lbs serve {served}, as before")
+    if stage == "workers":
+        return (f"interrupted after the {command}, while moving the workers: the lbs serve "
+                f"colour {where['target']}; whether the workers moved is unknown: run "
+                "`es status`")
+    doing = "putting back the lbs that had flipped" if stage == "put back" else \
+        f"the {command}: the lb hosts finish it by themselves (it goes through or is put back)"
+    return f"interrupted during {doing}; what they serve now is unknown: run `es status`"
 
 
 def _site_changed(results) -> bool:
@@ -124,8 +150,9 @@ def cli_rollback(ctx, to=None, message=None, dry_run=False) -> int:
     if message:
         check_message(message)
     if to:
-        from essay import versions
+        from essay import config, versions
 
+        config.require(ctx.cfg)   # before asking the index
         _lbs(ctx.cfg)
         # refuse a bad or unknown version before anything is locked on the lbs
         to = versions.resolve(ctx.cfg.index_url, ctx.cfg.name, to)
