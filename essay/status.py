@@ -114,9 +114,11 @@ def cli_status(ctx, role="web", hosts=None) -> int:
     unreadable = [r.message() for r in results.values() if not r.ok]
     for r in lb_failed:
         unreadable.append(r.message(f"cannot read the live colour: {r.reason}"))
-    if len({s.live for s in lbs.values()}) > 1:
-        rep.warn("the lb hosts disagree on the live colour: " +
-                 ", ".join(f"{h}={s.live or 'none'}" for h, s in lbs.items()))
+    disagree = len({s.live for s in lbs.values()}) > 1
+    if disagree:
+        unreadable.append("the lb hosts disagree on the live colour: " +
+                          ", ".join(f"{h}={s.live or 'none'}" for h, s in lbs.items()) +
+                          " (`es flip COLOR` makes them agree)")
     for h, s in lbs.items():
         if s.lock:
             rep.info(f"{h}: locked by {s.lock}")
@@ -124,10 +126,14 @@ def cli_status(ctx, role="web", hosts=None) -> int:
                                                      if canary else "")
     for line in unreadable:
         rep.warn(line)
+    if disagree and len(unreadable) == 1:
+        rep.outcome("live colour: unknown, the lb hosts disagree", ok=False)
+        return 1
     if unreadable:
-        rep.outcome(f"{len(unreadable)} host(s) unreadable, the table is incomplete "
-                    f"({', '.join(u.split(': ', 1)[0] for u in unreadable)}); "
-                    + (shown if lbs else "live colour: unknown"), ok=False)
+        hosts = [u.split(': ', 1)[0] for u in unreadable if not u.startswith("the lb hosts")]
+        rep.outcome(f"{len(hosts)} host(s) unreadable, the table is incomplete "
+                    f"({', '.join(hosts)}); "
+                    + (shown if lbs and not disagree else "live colour: unknown"), ok=False)
         return 1
     rep.outcome(shown)
     return 0

@@ -196,5 +196,14 @@ def test_one_lb_unreachable_mid_flip_puts_the_other_back(rig2, es2, deployed2):
         subprocess.run(["ip", "-n", ns, "route", "replace", "default", "via",
                         rig2.index_address], check=False)
     assert {lb: _marker(rig2, lb) for lb in rig2.lbs} == before
+    # lbs that disagree (as a flip cut short by hand would leave them): status says so, 1
+    other = "b" if before["lb2"].endswith("/a") else "a"
+    rig2.sh("lb2", f"ln -sfn colors/{other} ~/nginx/conf.d/demo.essay/live")
+    try:
+        p = es2("status", code=1)
+        assert "the lb hosts disagree on the live colour: lb=" in p.stderr, p.stderr
+        assert "es: failed: live colour: unknown, the lb hosts disagree" in p.stderr, p.stderr
+    finally:
+        rig2.sh("lb2", f"ln -sfn {before['lb2']} ~/nginx/conf.d/demo.essay/live")
     es2("flip", target)                                   # both reachable: both flip
     assert {_marker(rig2, lb) for lb in rig2.lbs} == {f"colors/{target}"}
