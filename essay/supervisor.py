@@ -3,12 +3,15 @@ supervisord on the web hosts (essay 0.0.8's supervisor tasks).
 
 ``status`` shows every colour unless ``--color`` is given; the others need ``--color``
 so that nobody stops the live colour by accident. ``start`` starts the colour's
-supervisord when it is not running.
+supervisord when it is not running. ``start`` and ``restart`` of the web programs end with
+the colour's health check (``[deploy] health_timeout``): ok only when every web process
+answers.
 """
 from __future__ import annotations
 
 import re
 
+from essay import health
 from essay.deploy.cli import pick_hosts
 from essay.deploy.commands import supervisorctl
 from essay.errors import EssayError, UsageError
@@ -31,6 +34,11 @@ def action_step(cfg, action: str, color: str, program: str | None) -> Step:
     else:
         lines += ["  echo 'supervisord is not running'; exit 0"]
     lines += ["fi", f"{ctl} || [ $? -eq 3 ]"]  # status exits 3 when a program is not running
+    if action in ("start", "restart") and (program is None or program.startswith("web-")):
+        # "ok" only when the colour's web processes answer: supervisord calls a program
+        # RUNNING after startsecs, which can be before gunicorn listens
+        lines += [f"py={d}/bin/python; [ -x \"$py\" ] || py=python3",
+                  health.local(cfg, '"$py"', color, cfg.health_timeout)]
     return Step(f"{action} {color}", "\n".join(lines))
 
 

@@ -135,7 +135,8 @@ def test_workers_on_a_worker_only_host(rig, project, versions):
         rig.sh(h, "rm -f ~/heartbeat-a ~/heartbeat-b")
     try:
         with configured(project, extra=BEAT_ONLY, prefix=prefix, ports=(8820, 8830),
-                        roles='web = ["web1"]\nworker = ["web2"]\n'):
+                        roles='web = ["web1"]\nworker = ["web2"]\n',
+                        state_dir="~/demo-w-state"):
             p = subprocess.run(project.es_argv("secrets", "set", "BEAT_TOKEN"), text=True,
                                input="tok-42\n", capture_output=True, cwd=project.path,
                                env=project.env(), timeout=120)
@@ -155,8 +156,9 @@ def test_workers_on_a_worker_only_host(rig, project, versions):
                              status, re.M), status
     finally:
         shutdown(rig, prefix)
-        if color:   # the colour live before, with the session's site file again
-            es(project, "flip", "b" if color == "a" else "a", ok=None)
+        rig.sh(rig.lb, "rm -rf ~/demo-w-state", check=False)
+        if color:   # the session's site file again (its live colour and state were not touched)
+            es(project, "nginx", "apply", ok=None)
 
 
 def test_sync_asked_the_first_web_host_for_its_python_and_platform(rig, project):

@@ -100,10 +100,13 @@ def row(out, host, color, version, rest):
                      re.M), out
 
 
-def configure(project, deploy="", extra="", prefix=None, ports=None, timeout=15, roles=None):
+def configure(project, deploy="", extra="", prefix=None, ports=None, timeout=15, roles=None,
+              state_dir=None):
     """essay.toml for the rig with a short health timeout, plus ``deploy`` lines in
     [deploy], another prefix or other base ports, ``roles`` lines in place of the web
-    role's; committed like write_config does."""
+    role's, another lb ``state_dir`` (its own live colour and recorded versions: a test
+    with its own prefix and ports must not record them in the session's); committed like
+    write_config does."""
     rig = project.rig
     text = rig.essay_toml("demo", index_url=project.index_url,
                           upload_url=f"http://{rig.index_address}:{project.port}/",
@@ -116,6 +119,9 @@ def configure(project, deploy="", extra="", prefix=None, ports=None, timeout=15,
         subs.append(("a = 8800\nb = 8810", f"a = {ports[0]}\nb = {ports[1]}"))
     if roles:
         subs.append((f"web = {json.dumps(rig.web)}\n", roles))
+    if state_dir:
+        site = re.search(r"^site = .*$", text, re.M).group(0)
+        subs.append((site, f"{site}\nstate_dir = {json.dumps(state_dir)}"))
     for old, new in subs:
         assert old in text, f"rig.essay_toml changed: no {old!r}"
         text = text.replace(old, new)
