@@ -1,7 +1,10 @@
 """The programs essay runs on the hosts to judge health (essay/health.py), against a real
 local HTTP server (no rig): the socket GET they share follows redirects and reads
 ``"version"`` with or without json; a fleet's URLs are asked concurrently; the flip's
-check through nginx tells "another colour" from "no header" and "no answer"."""
+check through nginx tells "another colour" from "no header" and "no answer"; every program
+sends ``[deploy] health_host`` as the Host header (the deploy's check, ``es release``'s watch
+after its flip) -- an app that checks Host (Django's ALLOWED_HOSTS) passes with the name and
+fails without it."""
 import http.server
 import json
 import subprocess
@@ -40,13 +43,41 @@ class App(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def base():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+class StrictHosts(http.server.BaseHTTPRequestHandler):
+    """Like Django with a strict ALLOWED_HOSTS: 200 for ``Host: shop.test``, 400 for anything
+    else (``127.0.0.1:PORT``, what a client sends by itself)."""
+
+    def do_GET(self):
+        ok = self.headers.get("Host") == "shop.test"
+        body = b'{"version": "1"}' if ok else b"Bad Request (400): Invalid HTTP_HOST header"
+        self.send_response(200 if ok else 400)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(handler):
+    """A real HTTP server on a free loopback port for the module; yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def base():
+    yield from serve(App)
+
+
+@pytest.fixture(scope="module")
+def strict():
+    """The health URL of a server that checks Host ([deploy] health_host)."""
+    for url in serve(StrictHosts):
+        yield url + "/health"
 
 
 def bash(text):
@@ -106,3 +137,17 @@ def test_the_check_through_nginx(base):
 def test_the_release_watch_counts_non_2xx_as_strikes(base):
     p = bash(health.watch(sys.executable, [f"{base}/boom"], 5))
     assert p.returncode == 3 and f"UNHEALTHY {base}/boom: HTTP 500" in p.stdout
+
+
+def test_the_deploy_check_sends_health_host(strict):
+    p = bash(health.check(sys.executable, [strict], 1, "1", host="shop.test"))
+    assert p.returncode == 0 and f"healthy   {strict}  version 1" in p.stdout, p.stdout + p.stderr
+    p = bash(health.check(sys.executable, [strict], 0, "1"))
+    assert p.returncode == 3 and "HTTP 400 Bad Request (400)" in p.stdout
+
+
+def test_the_release_watch_sends_health_host(strict):
+    p = bash(health.watch(sys.executable, [strict], 1.5, host="shop.test"))
+    assert p.returncode == 0 and f"healthy for 1.5s: {strict}" in p.stdout, p.stdout + p.stderr
+    p = bash(health.watch(sys.executable, [strict], 5))
+    assert p.returncode == 3 and f"UNHEALTHY {strict}" in p.stdout, p.stdout + p.stderr
