@@ -188,36 +188,15 @@ def local(cfg, python: str, color: str, deadline: float, version: str = "") -> s
                  version, host=cfg.health_host)
 
 
-_SERVES = _GET + "\n" + r'''
-import sys, time
-url, host, want = sys.argv[1:4]
-end = time.monotonic() + 3
-seen = None
-while time.monotonic() < end:
-    try:
-        seen = get(url, host)[1].get("x-essay-color")
-    except Exception:
-        seen = "?"
-    if seen in (want, None):
-        break
-    time.sleep(0.1)
-if seen is None:
-    print("nginx answers without X-Essay-Color: not verified (the site template lacks it)")
-elif seen == "?":
-    print("nginx does not answer on %s: not verified" % url)
-elif seen != want:
-    print("nginx still serves colour %s, not %s, after the switch" % (seen, want))
-    sys.exit(9)
-else:
-    print("nginx serves colour %s" % want)
-'''.strip()
+def serves(port: int, path: str, host: str, color_word: str) -> str:
+    """Shell text that checks, through nginx itself (``127.0.0.1:port``), that it now
+    serves the colour in ``color_word`` (a shell word the builder writes) -- by the
+    X-Essay-Color header the site template adds. Fails (exit 9) only on a definite other
+    colour. Bash alone (``essay/flip/serves.sh``): a rollback waits for no interpreter."""
+    from pathlib import Path
 
-
-def serves(python: str, url: str, host: str, color_word: str) -> str:
-    """Shell text that checks, through nginx itself, that it now serves the colour in
-    ``color_word`` (a shell word the builder writes) -- by the X-Essay-Color header the
-    site template adds. Fails (exit 9) only on a definite other colour."""
-    return " ".join([python, "-c", q(_SERVES), q(url), q(host), color_word])
+    defs = (Path(__file__).parent / "flip" / "serves.sh").read_text()
+    return f"{defs}\nes_serves {int(port)} {q(path)} {q(host)} {color_word}"
 
 
 def parse(values: list[str]) -> dict[str, str]:

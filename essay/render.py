@@ -107,6 +107,7 @@ def check_workers(cfg, host: str, conf: str) -> None:
 def nginx_context(cfg) -> dict:
     state = home_path(cfg.nginx_state_dir)
     web = cfg.hosts("web")
+    hostmod.prefetch(web)
     return {
         "name": cfg.name, "var": cfg.package.replace("-", "_"),
         "listen": cfg.nginx_listen, "server_name": cfg.nginx_server_name,
@@ -127,5 +128,44 @@ LEGACY_SITE_MARK = "# nginx site for "
 
 
 def nginx_conf(cfg) -> str:
+    context = nginx_context(cfg)
     return (f"{SITE_MARK} for {cfg.name}; essay overwrites [nginx] site only when it starts "
-            "with this line\n" + render(cfg, "nginx.conf.j2", nginx_context(cfg)))
+            "with this line\n" + cached(cfg, "nginx.conf.j2", context,
+                                        lambda: render(cfg, "nginx.conf.j2", context)))
+
+
+def cached(cfg, name: str, context: dict, produce) -> str:
+    """``produce()`` (a render of template ``name`` with ``context``), kept in the user's
+    cache directory under the hash of everything the output depends on: the template's
+    text, the context, and the installed essay and Jinja2 files. A flip or rollback then
+    skips importing Jinja2 and compiling the template (~90 ms of a rollback, measured)."""
+    import hashlib
+    import json
+    import os
+    from importlib.util import find_spec
+
+    text, _ = _source(cfg, name)
+    stamp = []
+    for mod in ("jinja2", "essay"):
+        spec = find_spec(mod)
+        st = os.stat(spec.origin) if spec and spec.origin else None
+        stamp.append([mod, spec and spec.origin, st and st.st_mtime_ns, st and st.st_size])
+    key = hashlib.sha256(json.dumps([text, context, stamp, __file__], sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    path = Path(base, "essay", "render", key)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    out = produce()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(out, encoding="utf-8")
+        os.replace(tmp, path)
+        for old in sorted(path.parent.iterdir(), key=lambda p: p.stat().st_mtime)[:-64]:
+            old.unlink(missing_ok=True)   # the newest 64 renders are kept
+    except OSError:
+        pass   # a cache that cannot be written is only slower
+    return out

@@ -36,15 +36,18 @@ LOCKED = 75  # exit status of a script that found the lock held by someone else
 LB_FUNCTIONS = r"""
 es_mkstate() { [ -d "$ESSAY_STATE" ] || mkdir -p "$ESSAY_STATE"; }
 es_now() { TZ=UTC0 printf -v "$1" '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
-es_snapshot() { local t; t=$(readlink "$ESSAY_STATE/live" 2>/dev/null) || return 0; echo "${t##*/}"; }
-es_live() { local s; s=$(es_snapshot); case "$s" in canary-*) echo "${s##*-}";; *) echo "$s";; esac; }
-es_get() {
-  local l v='' found=''; [ -f "$ESSAY_STATE/state" ] || return 0
-  while IFS= read -r l || [ -n "$l" ]; do
-    case "$l" in "$1="*) v=${l#"$1="}; found=1;; esac
+es_snap() { local __t; __t=$(readlink "$ESSAY_STATE/live" 2>/dev/null) || __t=; printf -v "$1" '%s' "${__t##*/}"; }
+es_livev() { local __s; es_snap __s; case "$__s" in canary-*) __s=${__s##*-};; esac; printf -v "$1" '%s' "$__s"; }
+es_snapshot() { local s; es_snap s; [ -z "$s" ] || echo "$s"; }
+es_live() { local s; es_livev s; echo "$s"; }
+es_getv() {  # es_getv VAR KEY: the state's value of KEY into VAR ("" if none), no fork
+  local __l __v=''; printf -v "$1" '%s' ''; [ -f "$ESSAY_STATE/state" ] || return 0
+  while IFS= read -r __l || [ -n "$__l" ]; do
+    case "$__l" in "$2="*) __v=${__l#"$2="};; esac
   done < "$ESSAY_STATE/state"
-  [ -z "$found" ] || printf '%s\n' "$v"; return 0
+  printf -v "$1" '%s' "$__v"
 }
+es_get() { local v; es_getv v "$1"; [ -z "$v" ] || printf '%s\n' "$v"; }
 es_put() {
   local f="$ESSAY_STATE/state" kv l lines=() keep; es_mkstate
   if [ -f "$f" ]; then while IFS= read -r l || [ -n "$l" ]; do lines+=("$l"); done < "$f"; fi

@@ -34,7 +34,9 @@ class App(http.server.BaseHTTPRequestHandler):
                   "/boom": b"<h1>Server   Error</h1>\n" * 20}
         body = bodies.get(path, json.dumps({"name": "x", "version": "1.0"}).encode())
         self.send_response(500 if path == "/boom" else 200)
-        if path != "/nocolor":
+        if path == "/host":   # the Host header it was sent, as the colour
+            self.send_header("X-Essay-Color", self.headers.get("Host", ""))
+        elif path != "/nocolor":
             self.send_header("X-Essay-Color", "b")
         self.end_headers()
         self.wfile.write(body)
@@ -124,14 +126,24 @@ def test_a_fleet_of_urls_is_asked_concurrently(base):
 
 
 def test_the_check_through_nginx(base):
-    ok = bash(health.serves(sys.executable, f"{base}/x", "", "b"))
-    assert ok.returncode == 0 and "nginx serves colour b" in ok.stdout
-    other = bash(health.serves(sys.executable, f"{base}/x", "", "a"))
+    """Bash alone (/dev/tcp), against a real server: the colour, another colour (9), no
+    header, no answer, and the Host header sent."""
+    port = int(base.rsplit(":", 1)[1])
+    ok = bash(health.serves(port, "/x", "", "b"))
+    assert ok.returncode == 0 and ok.stdout.strip() == "nginx serves colour b", ok.stdout
+    other = bash(health.serves(port, "/x", "", "a"))
     assert other.returncode == 9 and "still serves colour b, not a" in other.stdout
-    bare = bash(health.serves(sys.executable, f"{base}/nocolor", "", "a"))
+    bare = bash(health.serves(port, "/nocolor", "", "a"))
     assert bare.returncode == 0 and "without X-Essay-Color" in bare.stdout
-    gone = bash(health.serves(sys.executable, "http://127.0.0.1:1/", "", "a"))
-    assert gone.returncode == 0 and "does not answer" in gone.stdout
+    gone = bash(health.serves(1, "/", "", "a"))
+    assert gone.returncode == 0 and "does not answer" in gone.stdout, gone.stdout + gone.stderr
+    assert gone.stderr == ""
+
+
+def test_the_check_through_nginx_sends_the_host(base):
+    port = int(base.rsplit(":", 1)[1])
+    assert bash(health.serves(port, "/host", "shop.test", "shop.test")).returncode == 0
+    assert bash(health.serves(port, "/host", "", f"127.0.0.1:{port}")).returncode == 0
 
 
 def test_the_release_watch_counts_non_2xx_as_strikes(base):

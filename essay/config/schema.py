@@ -51,6 +51,8 @@ class Config:
     version_file: str
     accept_new_host_keys: bool
     connect_timeout: float
+    ssh_client: str = "auto"        # "auto" (OpenSSH for lbs), "openssh" or "paramiko"
+    control_persist: int = 60       # seconds an OpenSSH connection is kept (0: not kept)
     app: str = ""                   # "module:callable" the server serves
     server: str = "gunicorn"        # "gunicorn" or "uvicorn" (ASGI workers under gunicorn)
     packages: tuple[str, ...] = ()  # extra runtime packages in every colour
@@ -187,7 +189,15 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
 
     release = Reader(path, data, "release", {"grace"})
     build = Reader(path, data, "build", {"version_file"})
-    ssh = Reader(path, data, "ssh", {"accept_new_host_keys", "connect_timeout"})
+    ssh = Reader(path, data, "ssh", {"accept_new_host_keys", "connect_timeout", "client",
+                                     "control_persist"})
+    client = ssh.get("client", str, "auto", '"auto", "openssh" or "paramiko"')
+    if client not in ("auto", "openssh", "paramiko"):
+        ssh.fail("client", client, '"auto", "openssh" or "paramiko"')
+    persist = ssh.positive("control_persist", 60.0, "seconds, a whole number >= 0",
+                           zero_ok=True)
+    if persist != int(persist):
+        ssh.fail("control_persist", persist, "seconds, a whole number >= 0")
 
     return Config(
         root=root, path=path, name=name, package=package,
@@ -218,6 +228,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
             build, build.get("version_file", str, f"{package}/_release.py", "a path")),
         accept_new_host_keys=ssh.get("accept_new_host_keys", bool, False, "true or false"),
         connect_timeout=ssh.positive("connect_timeout", 10.0),
+        ssh_client=client, control_persist=int(persist),
         **read_app(deploy, package),
         workers=read_workers(path, data),
         raw=data,

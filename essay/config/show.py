@@ -32,6 +32,7 @@ def redacted(cfg: Config) -> dict:
         "release": {"grace": cfg.release_grace},
         "build": {"version_file": cfg.version_file},
         "ssh": {"accept_new_host_keys": cfg.accept_new_host_keys,
-                "connect_timeout": cfg.connect_timeout},
+                "connect_timeout": cfg.connect_timeout, "client": cfg.ssh_client,
+                "control_persist": cfg.control_persist},
     }
     return out

@@ -10,6 +10,7 @@ from essay.conf_check import check_conf
 from essay.errors import EssayError, UsageError
 from essay.flip.commands import SITE_CHANGED, flip_script, revert_script
 from essay.lb import raise_for
+from essay.remote import hosts as hostmod
 from essay.state import Operation
 from essay.validate import check_color, check_message, check_weight
 
@@ -29,6 +30,7 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     every lb, as its own reload (:mod:`essay.flip.apply`), and the flip run again."""
     cfg, rep = ctx.cfg, ctx.reporter
     lbs = _lbs(cfg)
+    hostmod.prefetch(cfg.hosts("web"))   # their addresses, resolved while the rest is built
     for line in check_conf(cfg.root / "conf", cfg):   # old templates: keep-alive, new keys
         rep.warn(line)
     op = op or Operation(command, message)
@@ -56,7 +58,7 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
             _put_back(ctx, ex, op, command, results)
             _explain(results, command)
             raise_for(results, command)
-            if not weight:   # the live colour changed: its workers start, the old one's stop
+            if not weight and cfg.workers:   # the live colour changed: workers move
                 from essay import workers
 
                 first = next(iter(results.values()))

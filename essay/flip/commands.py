@@ -30,13 +30,14 @@ NOT_FOLLOWED, SITE_CHANGED = 9, 11   # 6, 7, 10: essay.flip.apply (nginx test, r
 
 
 def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> Step:
-    lines = ['from=$(es_live); essay_set FROM "$from"; essay_set SNAP_BEFORE "$(es_snapshot)"',
-             'essay_data snap_before "$(es_snapshot)"; essay_data prev_before "$(es_get previous)"']
+    lines = ['es_snap snap; from=$snap; case "$snap" in canary-*) from=${snap##*-};; esac',
+             'essay_set FROM "$from"; essay_set SNAP_BEFORE "$snap"; es_getv prev previous',
+             'essay_data snap_before "$snap"; essay_data prev_before "$prev"']
     if rollback:
         lines += [
-            'case "$(es_snapshot)" in',
+            'case "$snap" in',
             '  canary-*) to=$from;;',
-            '  *) to=$(es_get previous)',
+            '  *) to=$prev',
             '     if [ -z "$to" ] || [ "$to" = "$from" ]; then',
             '       echo "no previous colour to roll back to (nothing was flipped before)"',
             f'       exit {NO_PREVIOUS}',
@@ -47,16 +48,17 @@ def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> S
     lines += [
         'essay_set TO "$to"; essay_data target "$to"; essay_data from "$from"',
         # a deploy that failed on some hosts left the colour incomplete (essay.deploy.retry)
-        'inc=$(es_get "incomplete_$to")',
+        'es_getv inc "incomplete_$to"',
         'if [ -n "$inc" ]; then',
         '  echo "colour $to is incomplete: the last deploy into it failed on $inc; refusing to'
         ' flip (es deploy VERSION --retry-failed deploys to them again)"',
         f'  exit {UNHEALTHY}',
         'fi',
-        'if [ -z "$(es_get "version_$to")" ]; then',
+        'es_getv version "version_$to"',
+        'if [ -z "$version" ]; then',
         '  echo "nothing is deployed in colour $to (es deploy VERSION --color $to)"',
         f'  exit {NOTHING_DEPLOYED}', "fi",
-        'essay_data version "$(es_get "version_$to")"']
+        'essay_data version "$version"']
     if weight:
         lines += ['if [ -z "$from" ]; then',
                   '  echo "no colour is live yet: a canary needs one live (es flip COLOR first)"',
@@ -66,7 +68,7 @@ def target_step(cfg, color: str | None, weight: int | None, rollback: bool) -> S
                   f'  exit {NO_CANARY}', "fi",
                   f'essay_set SNAP "$(es_canary "$to" {int(weight)} "$from")"']
     else:
-        lines.append('essay_set SNAP "$(es_plain "$to")"')
+        lines.append('es_plain "$to" >/dev/null; essay_set SNAP "$to"')
     return Step("target", "\n".join(lines))
 
 
@@ -74,17 +76,19 @@ def health_step(cfg) -> Step:
     """Every process of $TO on every web host, checked from this lb."""
     cases = []
     web = cfg.hosts("web")
+    hostmod.prefetch(web)
     names = ", ".join(f"{h} = {hostmod.address(h)}" for h in web)
     for color, ports in cfg.ports.items():
         urls = health.urls([hostmod.address(h) for h in web], ports, cfg.health_path)
         why = f"colour {color} is not healthy: refusing to flip (web hosts: {names})"
-        check = health.check("python3", urls, 5, version_word='"$(es_get "version_$TO")"',
+        check = health.check("python3 -I -S", urls, 5, version_word='"$version"',
                              host=cfg.health_host)
         cases.append(f"  {q(color)}) {check} || "
                      f"{{ echo {q(why)}; exit {UNHEALTHY}; }};;")
     cases.append('  *) echo "colour $TO is not in essay.toml [colors]: refusing to flip"; '
                  f'exit {UNHEALTHY};;')
-    return Step("health", 'case "$TO" in\n' + "\n".join(cases) + "\nesac")
+    return Step("health", 'es_getv version "version_$TO"\ncase "$TO" in\n' + "\n".join(cases)
+                + "\nesac")
 
 
 def site_step(cfg, content: str) -> Step:
@@ -106,16 +110,17 @@ def site_step(cfg, content: str) -> Step:
 
 
 def switch_step() -> Step:
-    return Step("switch", 'es_switch "$SNAP"; essay_data live "$(es_live)"')
+    return Step("switch", 'es_switch "$SNAP"; es_livev live; essay_data live "$live"')
 
 
 def verify_step(cfg) -> Step:
     """Through nginx: does it now serve $TO? (A worker that cannot read the marker keeps
     serving the old colour.) If not, the marker is put back."""
     host = "" if cfg.nginx_server_name in ("_", "") else cfg.nginx_server_name.split()[0]
-    url = f"http://127.0.0.1:{cfg.nginx_listen}{cfg.health_path}"
+    check = health.serves(cfg.nginx_listen, cfg.health_path, host, '"$TO"')
     return Step("verify", "\n".join([
-        f'if ! {health.serves("python3", url, host, chr(34) + "$TO" + chr(34))}; then',
+        check.rsplit("\n", 1)[0],                  # the function, then its call
+        f'if ! {check.rsplit(chr(10), 1)[1]}; then',
         '  [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE" || rm -f "$ESSAY_STATE/live"',
         '  echo "the live colour is put back; can nginx\'s worker user read $ESSAY_STATE? '
         '(see nginx\'s error.log)"',
@@ -130,8 +135,8 @@ def record_step(command: str, weight: int | None) -> Step:
         put = ('if [ "$TO" != "$FROM" ]; then es_put "live=$TO" "previous=$FROM" canary= weight=; '
                'else es_put "live=$TO" canary= weight=; fi')
         what = '"$TO"'
-    return Step("record", f"{put}\nes_history {q(command)} \"$FROM\" {what} ok "
-                          "\"$(es_get \"version_$TO\")\"")
+    return Step("record", f"{put}\nes_getv version \"version_$TO\"\n"
+                          f"es_history {q(command)} \"$FROM\" {what} ok \"$version\"")
 
 
 _WHY = {NO_PREVIOUS: "refused: no previous colour",

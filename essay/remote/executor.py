@@ -29,7 +29,9 @@ from essay.output import Reporter
 from essay.output.fleet import Event
 from essay.remote import connect
 from essay.remote import hosts as hostmod
+from essay.remote import openssh
 from essay.remote import summary
+from essay.remote.errors import connect_error, step_error
 from essay.remote.script import MARK, HostResult, Script, parse
 
 
@@ -71,8 +73,12 @@ class _Progress(io.TextIOBase):
 class Executor:
     def __init__(self, reporter: Reporter | None = None, *, dry_run: bool = False,
                  parallel: int = 16, accept_new_host_keys: bool = False,
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, openssh_hosts=(), control_persist: int = 60):
         self.reporter = reporter or Reporter()
+        # hosts reached with the OpenSSH client (openssh.py), a kept connection each; a
+        # set of hosts, or True for all; the others through paramiko
+        self.openssh_hosts = openssh_hosts
+        self.control_persist = control_persist
         self.dry_run = dry_run
         self.parallel = max(1, parallel)
         self.accept_new_host_keys = accept_new_host_keys
@@ -84,9 +90,19 @@ class Executor:
 
     @classmethod
     def from_config(cls, cfg, reporter=None, dry_run=False, parallel=None) -> "Executor":
+        if cfg.ssh_client == "openssh":
+            hosts = True
+        elif cfg.ssh_client == "auto" and openssh.available():
+            hosts = frozenset(cfg.hosts("lb"))   # latency-bound round trips (flip, rollback)
+        else:
+            hosts = ()
         return cls(reporter, dry_run=dry_run, parallel=parallel or cfg.parallel,
                    accept_new_host_keys=cfg.accept_new_host_keys,
-                   connect_timeout=cfg.connect_timeout)
+                   connect_timeout=cfg.connect_timeout, openssh_hosts=hosts,
+                   control_persist=cfg.control_persist)
+
+    def uses_openssh(self, host: str) -> bool:
+        return self.openssh_hosts is True or host in self.openssh_hosts
 
     # -- running ---------------------------------------------------------------------
 
@@ -132,12 +148,15 @@ class Executor:
                 self.channels[host] += 1
             if hostmod.is_local(host):
                 output, exited = _run_local(text, sink)
+            elif self.uses_openssh(host):
+                output, exited = openssh.run(self._ssh_argv(host, "bash -s 2>&1"), text,
+                                             lambda read: _pump(read, sink))
             else:
                 output, exited = _run_channel(self._connection(host), text, sink)
             res = parse(script, output, host)
             res.ok = exited == 0
             if not res.ok:
-                res.error = _step_error(res, exited)
+                res.error = step_error(res, exited)
         except Exception as e:  # noqa: BLE001 -- every failure becomes a per-host message
             message = connect_error(host, e)
             if message is None:
@@ -166,6 +185,14 @@ class Executor:
             return subprocess.run(argv, cwd=os.path.expanduser("~")).returncode
         from essay.remote.shell import cmd
 
+        if self.uses_openssh(host):
+            code = subprocess.run(self._ssh_argv(host, cmd(*argv), tty=pty)).returncode
+            if code == 255:
+                from essay.errors import EssayError
+
+                raise EssayError(f"{host}: ssh failed (exit 255): see its message above")
+            return code
+
         import sys
 
         try:   # a tty that is not ours (no controlling terminal): invoke cannot read it
@@ -191,6 +218,12 @@ class Executor:
         return HostResult(host=host, ok=True, dry_run=True)
 
     # -- connections -----------------------------------------------------------------
+
+    def _ssh_argv(self, host: str, command: str, tty: bool = False) -> list[str]:
+        return openssh.argv(host, command, connect_timeout=self.connect_timeout,
+                            accept_new=self.accept_new_host_keys, persist=self.control_persist,
+                            control=openssh.control_for(host) if self.control_persist else None,
+                            tty=tty)
 
     def _connection(self, host: str):
         with self._lock:
@@ -269,38 +302,3 @@ def _run_title(scripts: Mapping[str, Script]) -> str:
     """What the run does, without the host: ``deploy demo 1.0 into a``."""
     host, script = next(iter(scripts.items()))
     return script.title.removesuffix(f" on {host}")
-
-
-def _step_error(res: HostResult, exited: int) -> str:
-    step = res.failed_step
-    if step is None:
-        return f"the remote script exited with status {exited} before its first step"
-    if step.rc is None:
-        return f"{step.name}: did not finish (exit status {exited})"
-    tail = "\n".join(step.output.strip().splitlines()[-15:])
-    return f"{step.name} failed (exit {step.rc})" + (f":\n{tail}" if tail else "")
-
-
-def connect_error(host: str, e: Exception) -> str | None:
-    """A one-line message for a connection-level failure, or None if ``e`` is a bug."""
-    import socket
-
-    import paramiko
-
-    who = host
-    if isinstance(e, paramiko.BadHostKeyException):
-        return (f"{who}: the host key CHANGED (expected {e.expected_key.get_base64()[:16]}…); "
-                "if that is expected, remove the old key from known_hosts")
-    if isinstance(e, paramiko.AuthenticationException):
-        return f"{who}: SSH authentication failed ({e}); check the user and key for this host"
-    if isinstance(e, paramiko.SSHException) and "not found in known_hosts" in str(e):
-        return (f"{who}: its host key is not in known_hosts; verify it, then add it "
-                "(ssh-keyscan HOST >> ~/.ssh/known_hosts) or set [ssh] accept_new_host_keys "
-                "= true in essay.toml")
-    if isinstance(e, (paramiko.SSHException, EOFError)):
-        return f"{who}: SSH error: {e}"
-    if isinstance(e, (socket.timeout, TimeoutError)):
-        return f"{who}: timed out connecting; is the host up and the port right?"
-    if isinstance(e, OSError):
-        return f"{who}: cannot connect: {e.strerror or e}"
-    return None

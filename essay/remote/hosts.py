@@ -45,12 +45,31 @@ def _ssh_config():
     return indexed(SSHConfig.from_path(path) if os.path.exists(path) else SSHConfig())
 
 
+def hostname(name: str) -> str:
+    """ssh_config's ``HostName`` for ``name``: as OpenSSH resolves it (``ssh -G``, which
+    needs no paramiko import) when the ``ssh`` client is there, else paramiko's lookup."""
+    from essay.remote import openssh
+
+    if openssh.available():
+        return openssh.hostnames([name])[name]
+    return _ssh_config().lookup(name).get("hostname", name)
+
+
+def prefetch(hosts) -> None:
+    """Start resolving many hosts' ``HostName`` at once (in parallel, in the background):
+    :func:`address` then waits only for what is still under way."""
+    from essay.remote import openssh
+
+    if openssh.available():
+        openssh.resolve_soon([split(h)[1] for h in hosts if not is_local(h)])
+
+
 def address(host: str) -> str:
     """The IP address nginx should use to reach ``host``: ssh_config HostName, resolved."""
     if is_local(host):
         return "127.0.0.1"
     _, name, _ = split(host)
-    name = _ssh_config().lookup(name).get("hostname", name)
+    name = hostname(name)
     try:
         ipaddress.ip_address(name)
         return name
