@@ -9,9 +9,9 @@ tests/traffic_mix.py's load runs through both lbs. Prints both ratios side by si
 goals: 1.5× idle, 3× under load). Never fails on a number.
 
 ``es rollback`` reaches the lbs with OpenSSH and keeps each lb's connection for
-``[ssh] control_persist`` (60 s): a rollback soon after a flip is a session on it. The
-"cold" row closes those connections before each rollback (a rollback more than a
-minute after the last command). The last column is the bare ``ssh`` with the classic
+``[ssh] control_persist`` (300 s): a rollback soon after a flip is a session on it. The
+"cold" row closes those connections before each rollback (a rollback more than five
+minutes after the last command). The last column is the bare ``ssh`` with the classic
 ``curve25519-sha256`` key exchange instead of OpenSSH 9's default post-quantum one
 (``sntrup761x25519``, ~0.1 s of client CPU per connection here): a stricter baseline.
 

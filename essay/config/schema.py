@@ -52,7 +52,7 @@ class Config:
     accept_new_host_keys: bool
     connect_timeout: float
     ssh_client: str = "auto"        # "auto" (OpenSSH for lbs), "openssh" or "paramiko"
-    control_persist: int = 60       # seconds an OpenSSH connection is kept (0: not kept)
+    control_persist: int = 300      # seconds an OpenSSH connection is kept (0: not kept)
     app: str = ""                   # "module:callable" the server serves
     server: str = "gunicorn"        # "gunicorn" or "uvicorn" (ASGI workers under gunicorn)
     packages: tuple[str, ...] = ()  # extra runtime packages in every colour
@@ -194,7 +194,7 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
     client = ssh.get("client", str, "auto", '"auto", "openssh" or "paramiko"')
     if client not in ("auto", "openssh", "paramiko"):
         ssh.fail("client", client, '"auto", "openssh" or "paramiko"')
-    persist = ssh.positive("control_persist", 60.0, "seconds, a whole number >= 0",
+    persist = ssh.positive("control_persist", 300.0, "seconds, a whole number >= 0",
                            zero_ok=True)
     if persist != int(persist):
         ssh.fail("control_persist", persist, "seconds, a whole number >= 0")

@@ -73,7 +73,7 @@ class _Progress(io.TextIOBase):
 class Executor:
     def __init__(self, reporter: Reporter | None = None, *, dry_run: bool = False,
                  parallel: int = 16, accept_new_host_keys: bool = False,
-                 connect_timeout: float = 10.0, openssh_hosts=(), control_persist: int = 60):
+                 connect_timeout: float = 10.0, openssh_hosts=(), control_persist: int = 300):
         self.reporter = reporter or Reporter()
         # hosts reached with the OpenSSH client (openssh.py), a kept connection each; a
         # set of hosts, or True for all; the others through paramiko
