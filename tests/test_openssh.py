@@ -91,3 +91,20 @@ def test_control_dir_is_private_and_short(monkeypatch):
         assert openssh.control_for("web1") is None
     finally:
         shutil.rmtree(short)
+
+
+def test_client_openssh_without_ssh_is_a_config_error(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from essay.config.reader import ConfigError
+    from essay.remote.executor import Executor
+
+    cfg = SimpleNamespace(ssh_client="openssh", parallel=4, accept_new_host_keys=False,
+                          connect_timeout=10, control_persist=300, hosts=lambda role: [],
+                          path="/srv/demo/essay.toml")
+    monkeypatch.setenv("PATH", str(tmp_path))           # no ssh there
+    with pytest.raises(ConfigError, match=r'^/srv/demo/essay.toml: \[ssh\] client is "openssh", but there is no `ssh`'):
+        Executor.from_config(cfg)
+    monkeypatch.setattr(openssh, "available", lambda: False)
+    assert Executor.from_config(SimpleNamespace(**(cfg.__dict__ | {"ssh_client": "auto"}))) \
+        .openssh_hosts == ()

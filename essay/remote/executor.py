@@ -90,15 +90,9 @@ class Executor:
 
     @classmethod
     def from_config(cls, cfg, reporter=None, dry_run=False, parallel=None) -> "Executor":
-        if cfg.ssh_client == "openssh":
-            hosts = True
-        elif cfg.ssh_client == "auto" and openssh.available():
-            hosts = frozenset(cfg.hosts("lb"))   # latency-bound round trips (flip, rollback)
-        else:
-            hosts = ()
         return cls(reporter, dry_run=dry_run, parallel=parallel or cfg.parallel,
                    accept_new_host_keys=cfg.accept_new_host_keys,
-                   connect_timeout=cfg.connect_timeout, openssh_hosts=hosts,
+                   connect_timeout=cfg.connect_timeout, openssh_hosts=openssh.hosts_for(cfg),
                    control_persist=cfg.control_persist)
 
     def uses_openssh(self, host: str) -> bool:

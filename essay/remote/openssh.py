@@ -33,6 +33,21 @@ def available() -> bool:
     return shutil.which("ssh") is not None
 
 
+def hosts_for(cfg):
+    """The hosts ``cfg``'s ``[ssh] client`` reaches with OpenSSH: True (all), a set, or ()."""
+    if cfg.ssh_client == "openssh":
+        if not available():
+            from essay.config.reader import ConfigError
+
+            raise ConfigError(f'{cfg.path}: [ssh] client is "openssh", but there is no `ssh` '
+                              'on PATH; expected an OpenSSH client (7.6 or later), or '
+                              'client = "auto"')
+        return True
+    if cfg.ssh_client == "auto" and available():
+        return frozenset(cfg.hosts("lb"))   # latency-bound round trips (flip, rollback)
+    return ()
+
+
 def config_args() -> list[str]:
     """OpenSSH reads ``~/.ssh/config`` from the passwd entry, paramiko from ``$HOME``: when
     they differ, the one essay reads (``$HOME``'s) is named with ``-F``."""
