@@ -227,14 +227,32 @@ for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         if f[3] == "0A" and port in ports:     # 0A: LISTEN
             listening[f[9]] = (port, int(f[7]))
 holders = {p: set() for p in ports}
-for pid in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        for fd in os.listdir("/proc/%s/fd" % pid):
-            link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
-            if link.startswith("socket:[") and link[8:-1] in listening:
-                holders[listening[link[8:-1]][0]].add(int(pid))
-    except OSError:
-        pass
+def scan(pids):
+    for pid in pids:
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                link = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                if link.startswith("socket:[") and link[8:-1] in listening:
+                    holders[listening[link[8:-1]][0]].add(int(pid))
+        except OSError:
+            pass
+def descendants(root):
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        try:
+            for task in os.listdir("/proc/%d/task" % pid):
+                todo += [int(c) for c in open("/proc/%d/task/%s/children" % (pid, task)).read().split()]
+        except (OSError, ValueError):
+            pass
+    return found
+# the colour's own processes first (a host's whole /proc only when one of them does not
+# hold a port: then the others are searched to name the holder)
+if sup:
+    scan(descendants(sup))
+if not sup or not all(holders.values()):
+    scan(filter(str.isdigit, os.listdir("/proc")))
 def parent(pid):
     try:
         return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])

@@ -53,3 +53,23 @@ def test_no_supervisord_pid_is_not_ok():
     with listening() as s:
         p = run_owners('""', [s.getsockname()[1]])   # what an empty "$(...)" gives
     assert p.returncode == 3 and "supervisord (pid None)" in p.stdout
+
+
+def test_a_port_held_by_a_grandchild_is_found_in_the_colours_own_tree():
+    """supervisord -> gunicorn master -> worker: the walk down the tree
+    (/proc/PID/task/TID/children) finds it without reading every process's fds."""
+    code = ("import socket, subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import socket, time\\n"
+            "s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen()\\n"
+            "print(s.getsockname()[1], flush=True); time.sleep(60)'])\n"
+            "child.wait()\n")
+    mid = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(mid.stdout.readline())
+        p = run_owners(os.getpid(), [port])
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert f"port {port}: served by colour a's processes" in p.stdout
+    finally:
+        subprocess.run(["pkill", "-P", str(mid.pid)])
+        mid.kill()
+        mid.wait()
