@@ -145,12 +145,11 @@ def cached(cfg, name: str, context: dict, produce) -> str:
     from importlib.util import find_spec
 
     text, _ = _source(cfg, name)
-    stamp = []
-    for mod in ("jinja2", "essay"):
-        spec = find_spec(mod)
-        st = os.stat(spec.origin) if spec and spec.origin else None
-        stamp.append([mod, spec and spec.origin, st and st.st_mtime_ns, st and st.st_size])
-    key = hashlib.sha256(json.dumps([text, context, stamp, __file__], sort_keys=True,
+    stamp = []   # the files whose code makes the output: Jinja2's, essay's, this module
+    for path in [getattr(find_spec(m), "origin", None) for m in ("jinja2", "essay")] + [__file__]:
+        st = os.stat(path) if path else None
+        stamp.append([path, st and st.st_mtime_ns, st and st.st_size])
+    key = hashlib.sha256(json.dumps([text, context, stamp], sort_keys=True,
                                     default=str).encode()).hexdigest()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     path = Path(base, "essay", "render", key)
