@@ -8,7 +8,8 @@ opens a session on it instead of a new connection. That is what makes ``es rollb
 right after a flip one short round trip (docs/performance.md), and why the lbs use it by
 default (``[ssh] client = "auto"``).
 
-Everything here but :func:`run` and :func:`hostnames` is pure.
+The command line (:func:`argv`) and the messages (:func:`error_message`) are built by pure
+functions; :func:`run`, :func:`hostnames` and :func:`control_for` touch the machine.
 """
 from __future__ import annotations
 
