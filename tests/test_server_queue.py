@@ -14,6 +14,7 @@ import json
 from contextlib import nullcontext
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -138,7 +139,7 @@ def test_a_waiting_job_holds_no_worker_thread(queue):
 def test_a_paused_worker_keeps_its_job(queue):                    # the server itself
     queue.gate.unlink(missing_ok=True)
     first = queue.push()
-    pid = int(queue.testing(first)["worker"].rsplit(":", 1)[1])
+    pid = int(queue.testing(first)["worker"].split(":")[1])
     second = queue.push()
     os.kill(pid, signal.SIGSTOP)
     try:   # the server sees the silence and that the worker's process lives
@@ -206,9 +207,20 @@ def test_a_job_marked_lost_runs_nothing_more_on_the_hosts(store, tmp_path):
 def test_a_worker_is_alive_while_its_process_is():
     from essay.server.queue import alive, worker_id
 
-    assert alive(worker_id(), time.time()) is True
-    assert alive(worker_id(), 0) is False              # started after the job: a reused pid
+    me = worker_id()
+    host, pid, ticks = me.rsplit(":", 2)
+    assert (host, pid) == (socket.gethostname(), str(os.getpid())) and ticks.isdigit()
+    assert alive(me, time.time()) is True
+    # the same process whatever the wall clock says: a VM paused and resumed moves the boot
+    # time /proc/stat reports, and a job's start time can then seem to precede the worker's
+    assert alive(me, 0) is True
+    assert alive(f"{host}:{pid}:{int(ticks) + 1}", time.time()) is False   # a reused pid
     gone = subprocess.Popen(["true"])
     gone.wait()
-    assert alive(worker_id().rsplit(":", 1)[0] + f":{gone.pid}", time.time()) is False
+    assert alive(f"{host}:{gone.pid}:{ticks}", time.time()) is False
+    assert alive("another-machine:1:5", time.time()) is None
     assert alive("another-machine:1", time.time()) is None
+    # an id without ticks (an older essay's): the start time against the job's
+    assert alive(f"{host}:{pid}", time.time()) is True
+    assert alive(f"{host}:{pid}", 0) is False
+    assert alive(f"{host}:{gone.pid}", time.time()) is False

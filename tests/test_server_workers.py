@@ -113,7 +113,7 @@ def test_a_killed_worker_loses_its_job_the_rest_keeps_going(rig, setup):
     server, token, workers, v = setup
     job = submit(setup, "production", version=v)
     j = wait(setup, job, ("running",), 120, lambda j: "web2: install" in j["log"])
-    pid = int(j["worker"].rsplit(":", 1)[1])
+    pid = int(j["worker"].split(":")[1])
     victim = next(w for w in workers if w.pid == pid)
     os.kill(pid, signal.SIGKILL)
     victim.wait(10)

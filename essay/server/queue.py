@@ -19,15 +19,36 @@ import socket
 WAIT = 0.5   # seconds before a job that was not its environment's turn is looked at again
 
 
+def _start_ticks(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks since boot) of process ``pid`` from /proc, or None
+    where there is no /proc (not Linux) or no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid:ticks``: the pid's start time (clock ticks since boot) tells this process
+    from a later one that reuses its pid, whatever the wall clock did meanwhile."""
+    me = _start_ticks(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}" + (f":{me[1]}" if me else "")
 
 
 def alive(worker: str, since: float) -> bool | None:
-    """Whether the worker ``host:pid`` that started a job at ``since`` still runs: True or
-    False for a worker on this machine (its process exists, is no zombie, and started
-    before the job: a reused pid is not the worker); None for one on another machine."""
+    """Whether the worker ``host:pid[:ticks]`` that started a job at ``since`` still runs:
+    True or False for a worker on this machine (its process exists, is no zombie, and is
+    the same process: the same start ticks; for an id without ticks, from an older essay,
+    started before the job); None for one on another machine.
+
+    Ticks, not the wall clock: a paused and resumed VM (or a stepped clock) moves the boot
+    time /proc/stat reports, so a start time computed from it can land after the job's."""
     host, _, pid = worker.rpartition(":")
+    ticks = ""
+    if host.rpartition(":")[2].isdigit():   # host:pid:ticks
+        ticks, (host, _, pid) = pid, host.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return None
     try:
@@ -36,15 +57,20 @@ def alive(worker: str, since: float) -> bool | None:
         return False
     except PermissionError:   # another user's process: it exists
         pass
+    stat = _start_ticks(int(pid))
+    if stat is None:
+        return True   # no /proc (not Linux): the pid exists, that is all we know
+    state, start = stat
+    if state == "Z":
+        return False
+    if ticks.isdigit():
+        return start == int(ticks)
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
         with open("/proc/stat") as f:
             boot = next(float(x.split()[1]) for x in f if x.startswith("btime "))
     except (OSError, StopIteration, IndexError, ValueError):
-        return True   # no /proc (not Linux): the pid exists, that is all we know
-    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return fields[0] != "Z" and started <= since + 2   # btime is whole seconds: slack
+        return True
+    return boot + start / os.sysconf("SC_CLK_TCK") <= since + 2   # btime: whole seconds
 
 
 def make(settings, store, cfg_name: str):
