@@ -188,15 +188,16 @@ def local(cfg, python: str, color: str, deadline: float, version: str = "") -> s
                  version, host=cfg.health_host)
 
 
-def serves(port: int, path: str, host: str, color_word: str) -> str:
+def serves(port: int, path: str, host: str, color_word: str) -> tuple[str, str]:
     """Shell text that checks, through nginx itself (``127.0.0.1:port``), that it now
     serves the colour in ``color_word`` (a shell word the builder writes) -- by the
-    X-Essay-Color header the site template adds. Fails (exit 9) only on a definite other
-    colour. Bash alone (``essay/flip/serves.sh``): a rollback waits for no interpreter."""
+    X-Essay-Color header the site template adds: (the function's definition, its call).
+    The call fails (exit 9) only on a definite other colour. Bash alone
+    (``essay/flip/serves.sh``): a rollback waits for no interpreter."""
     from pathlib import Path
 
     defs = (Path(__file__).parent / "flip" / "serves.sh").read_text()
-    return f"{defs}\nes_serves {int(port)} {q(path)} {q(host)} {color_word}"
+    return defs, f"es_serves {int(port)} {q(path)} {q(host)} {color_word}"
 
 
 def parse(values: list[str]) -> dict[str, str]:

@@ -82,8 +82,10 @@ def strict():
         yield url + "/health"
 
 
-def bash(text):
-    return subprocess.run(["bash", "-c", text], capture_output=True, text=True, timeout=60)
+def bash(*parts):
+    """Run shell text (given in parts, as health.serves returns it: definitions, call)."""
+    return subprocess.run(["bash", "-c", "\n".join(parts)], capture_output=True, text=True,
+                          timeout=60)
 
 
 def lines(p):
@@ -129,21 +131,21 @@ def test_the_check_through_nginx(base):
     """Bash alone (/dev/tcp), against a real server: the colour, another colour (9), no
     header, no answer, and the Host header sent."""
     port = int(base.rsplit(":", 1)[1])
-    ok = bash(health.serves(port, "/x", "", "b"))
+    ok = bash(*health.serves(port, "/x", "", "b"))
     assert ok.returncode == 0 and ok.stdout.strip() == "nginx serves colour b", ok.stdout
-    other = bash(health.serves(port, "/x", "", "a"))
+    other = bash(*health.serves(port, "/x", "", "a"))
     assert other.returncode == 9 and "still serves colour b, not a" in other.stdout
-    bare = bash(health.serves(port, "/nocolor", "", "a"))
+    bare = bash(*health.serves(port, "/nocolor", "", "a"))
     assert bare.returncode == 0 and "without X-Essay-Color" in bare.stdout
-    gone = bash(health.serves(1, "/", "", "a"))
+    gone = bash(*health.serves(1, "/", "", "a"))
     assert gone.returncode == 0 and "does not answer" in gone.stdout, gone.stdout + gone.stderr
     assert gone.stderr == ""
 
 
 def test_the_check_through_nginx_sends_the_host(base):
     port = int(base.rsplit(":", 1)[1])
-    assert bash(health.serves(port, "/host", "shop.test", "shop.test")).returncode == 0
-    assert bash(health.serves(port, "/host", "", f"127.0.0.1:{port}")).returncode == 0
+    assert bash(*health.serves(port, "/host", "shop.test", "shop.test")).returncode == 0
+    assert bash(*health.serves(port, "/host", "", f"127.0.0.1:{port}")).returncode == 0
 
 
 def test_the_release_watch_counts_non_2xx_as_strikes(base):

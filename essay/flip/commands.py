@@ -117,10 +117,10 @@ def verify_step(cfg) -> Step:
     """Through nginx: does it now serve $TO? (A worker that cannot read the marker keeps
     serving the old colour.) If not, the marker is put back."""
     host = "" if cfg.nginx_server_name in ("_", "") else cfg.nginx_server_name.split()[0]
-    check = health.serves(cfg.nginx_listen, cfg.health_path, host, '"$TO"')
+    defs, call = health.serves(cfg.nginx_listen, cfg.health_path, host, '"$TO"')
     return Step("verify", "\n".join([
-        check.rsplit("\n", 1)[0],                  # the function, then its call
-        f'if ! {check.rsplit(chr(10), 1)[1]}; then',
+        defs,
+        f'if ! {call}; then',
         '  [ -n "$SNAP_BEFORE" ] && es_switch "$SNAP_BEFORE" || rm -f "$ESSAY_STATE/live"',
         '  echo "the live colour is put back; can nginx\'s worker user read $ESSAY_STATE? '
         '(see nginx\'s error.log)"',
