@@ -15,6 +15,7 @@ requests served and failed (pypiserver's log), peak client memory (the ``es`` pr
 max RSS), and wrk's requests and failures during the rollout.
 
 ``--installer uv|pip`` (default uv), ``--parallel P`` (default: N, all hosts at once),
+``--health-timeout S`` (default 180: 100 rig hosts start 200 gunicorns on 2 shared cores),
 ``--tag``/``--subnet`` for the rig (default from ESSAY_RIG_TAG/SUBNET + "b", next /24).
 Wall times on a shared machine are noisy: CPU, channels and requests are not.
 It never fails on a number; it prints a Markdown table and exits 0.
@@ -68,14 +69,15 @@ def es_measured(proj, *args, profile=None) -> dict:
     return res
 
 
-def config(proj, hosts, prefix, installer, parallel):
+def config(proj, hosts, prefix, installer, parallel, health_timeout):
     path = proj.path / "essay.toml"
     text = re.sub(r"^web = .*$", "web = [" + ", ".join(f'"{h}"' for h in hosts) + "]",
                   path.read_text(), flags=re.M)
     text = re.sub(r"^prefix = .*$", f'prefix = "{prefix}"', text, flags=re.M)
-    text = re.sub(r"^(installer|parallel) = .*\n", "", text, flags=re.M)
+    text = re.sub(r"^(installer|parallel|health_timeout) = .*\n", "", text, flags=re.M)
     text = text.replace("[deploy]\n", f'[deploy]\ninstaller = "{installer}"\n'
-                                      f"parallel = {parallel}\n")
+                                      f"parallel = {parallel}\n"
+                                      f"health_timeout = {health_timeout}\n")
     path.write_text(text)
     proj.git("commit", "-qam", "bench fleet config", "--allow-empty")
 
@@ -111,9 +113,10 @@ def stop_all(rig, hosts):
                   "rm -rf fleet-*", check=False)
 
 
-def measure(rig, proj, index, n, v1, v2, installer, parallel, round_, profile) -> dict:
+def measure(rig, proj, index, n, v1, v2, installer, parallel, round_, profile,
+            health_timeout) -> dict:
     hosts = rig.web[:n]
-    config(proj, hosts, f"~/fleet-{round_}-{n}", installer, parallel or n)
+    config(proj, hosts, f"~/fleet-{round_}-{n}", installer, parallel or n, health_timeout)
     for h in hosts:
         rig.mark(h)
     index.mark()
@@ -171,6 +174,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="1,10,50,100")
     ap.add_argument("--installer", default="uv", choices=("uv", "pip"))
     ap.add_argument("--parallel", type=int, default=0, help="default: N (all at once)")
+    ap.add_argument("--health-timeout", type=float, default=180.0,
+                    help="[deploy] health_timeout for the runs (default 180 s: the rig's "
+                         "hosts all start their processes on the client's cores at once)")
     ap.add_argument("--profile", metavar="DIR", help="also profile a redeploy per size "
                     "(py-spy, folded stacks: DIR/deploy-N.txt)")
     tag = os.environ.get("ESSAY_RIG_TAG", "eb")
@@ -191,11 +197,12 @@ def main(argv=None) -> int:
             sizes = [1, *sizes]   # the base of the marginal CPU per host
         for i, n in enumerate(sizes):
             rows.append(measure(rig, proj, index, n, v1, v2, args.installer, args.parallel,
-                                i, args.profile))
+                                i, args.profile, args.health_timeout))
             print(table(rows, rows[0]["cpu"]), flush=True)
     print(f"\nMachine: {platform.node()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}, installer "
-          f"{args.installer}, parallel {args.parallel or 'N'}\n")
+          f"{args.installer}, parallel {args.parallel or 'N'}, health_timeout "
+          f"{args.health_timeout:g} s\n")
     print(table(rows, rows[0]["cpu"]))
     return 0
 

@@ -22,6 +22,7 @@ once, on the first host (:func:`release_script`), then steps 5-8 on every host
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from essay import health
@@ -124,30 +125,33 @@ def programs(cfg, color: str, workers: bool = False) -> str:
             f"awk '{match} {{print $1}}' | tr '\\n' ' ')")
 
 
+#: The program that asks a colour's supervisord over its socket (essay/deploy/supervise.py)
+SUPERVISE = (Path(__file__).parent / "supervise.py").read_text()
+
+
+def supervise(cfg, color: str, *args) -> str:
+    """Shell text: run :data:`SUPERVISE` with the colour's Python on its supervisord.conf."""
+    d = qpath(cfg.color_dir(color))
+    return f"{d}/bin/python -I -S -c {q(SUPERVISE)} {d}/etc/supervisord.conf {cmd(*args)}"
+
+
 def start(cfg, t: Target) -> Step:
-    """Start the colour's supervisord, or make the running one pick up the new version.
+    """Start the colour's supervisord, or make the running one pick up the new version:
+    its configuration updated, the web programs (and in the live colour the workers)
+    stopped at once and started at once (:data:`SUPERVISE`, one process).
 
     Workers (``worker-*``) are restarted only in the live colour: an idle colour's
     workers stay stopped (essay.workers). A program that does not start (``spawn error``)
     does not fail this step: the health step then fails, saying what each process
     answered, supervisor's view and the logs."""
     d = qpath(cfg.color_dir(t.color))
-    ctl = lambda *a: supervisorctl(cfg, t.color, *a)  # noqa: E731
-    lines = [
-        f"if {ctl('pid')} >/dev/null 2>&1; then",
-        f"  {ctl('update')}",
-        f"  names={programs(cfg, t.color)} || true",
-        # program names are supervisor's ([A-Za-z0-9_:-]): safe to split unquoted
-        '  if [ -n "$names" ]; then',
-        f"    {ctl('restart')} $names || echo 'not every program started; see the health check'",
-        "  fi",
-        "else",
-        f"  {d}/bin/supervisord -c {d}/etc/supervisord.conf",
-        "fi"]
-    if t.live:
-        lines += [f"workers={programs(cfg, t.color, workers=True)} || true",
-                  f'[ -z "$workers" ] || {ctl("restart")} $workers']
-    return Step("start", "\n".join(lines))
+    restart = supervise(cfg, t.color, "restart", *(["--workers"] if t.live else []))
+    return Step("start", "\n".join([
+        f"rc=0; {restart} || rc=$?",
+        # 7: supervisord does not answer (not running): start it, and its programs with it
+        f'if [ "$rc" = 7 ]; then {d}/bin/supervisord -c {d}/etc/supervisord.conf',
+        "elif [ \"$rc\" = 1 ]; then echo 'not every program started; see the health check'",
+        'elif [ "$rc" != 0 ]; then exit "$rc"; fi']))
 
 
 def check_health(cfg, t: Target) -> Step:
@@ -156,7 +160,7 @@ def check_health(cfg, t: Target) -> Step:
     d = qpath(cfg.color_dir(t.color))
     ports = cfg.ports[t.color]
     check = health.local(cfg, f"{d}/bin/python", t.color, cfg.health_timeout, t.version)
-    sup = f'"$({supervisorctl(cfg, t.color, "pid")} 2>/dev/null)"'
+    sup = f'"$({supervise(cfg, t.color, "pid")} 2>/dev/null)"'
     owners = health.owners(f"{d}/bin/python", sup, t.color, ports)
     return Step("health", "\n".join([
         f"ok=1; {check} || ok=0",

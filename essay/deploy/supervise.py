@@ -1,0 +1,183 @@
+"""A colour's supervisord, asked through its XML-RPC interface: the program the deploy runs
+on a web host (``python -I -S -c THIS CONF MODE``), standard library only.
+
+``supervisorctl`` is a Python program that imports all of supervisor (~120 ms of CPU per
+call); a deploy called it five times per host (pid, update, status, restart, pid). This
+asks the same supervisord the same things over the same socket, in one process of
+~30 ms, and restarts the programs at once rather than one after another. Modes:
+
+``pid``
+    print supervisord's pid; exit 7 when it does not answer (not running).
+``restart [--workers]``
+    ``supervisorctl update`` (apply the rewritten configuration: groups added, changed,
+    removed), then restart the web programs (every program not named ``worker-*``; with
+    ``--workers`` those too): all stopped, then all started, and wait until each is
+    ``RUNNING`` (supervisord's word for "up for ``startsecs``") or has failed. Exit 7 when
+    supervisord does not answer (the caller starts it), 1 when a program did not start
+    (each named, as supervisorctl says it), 2 when the configuration cannot be read or supervisord refuses the credentials.
+
+The server URL comes from ``[supervisorctl] serverurl`` (``unix://``, or ``http://`` with
+``username``/``password``), with supervisor's ``%(here)s`` and ``%(ENV_X)s`` expansions,
+as supervisorctl reads it; default ``http://localhost:9001``. docs/deploy.md#start.
+"""
+import configparser
+import http.client
+import os
+import socket
+import sys
+import time
+import xmlrpc.client
+
+NOT_RUNNING = 7
+STARTING, RUNNING, BACKOFF, STOPPING = 10, 20, 30, 40   # supervisor.states.ProcessStates
+FAULTS_OK_TO_IGNORE = {60, 70}                            # ALREADY_STARTED, NOT_RUNNING
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, path, timeout):
+        super().__init__()
+        self.path, self.timeout = path, timeout
+
+    def make_connection(self, host):
+        return UnixConnection(self.path, self.timeout)
+
+
+def expand(value, here):
+    """supervisor's expansions in a [supervisorctl] value: %(here)s, %(ENV_NAME)s."""
+    names = {"here": here}
+    names.update({"ENV_" + k: v for k, v in os.environ.items()})
+    return value % names
+
+
+def server(conf, timeout=60.0):
+    """An XML-RPC proxy for the supervisord that ``conf`` configures."""
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False)
+    if not parser.read(conf):
+        raise ValueError("cannot read %s" % conf)
+    here = os.path.dirname(os.path.abspath(conf))
+    get = lambda key, default="": expand(  # noqa: E731
+        parser.get("supervisorctl", key, fallback=default).strip(), here)
+    url = get("serverurl", "http://localhost:9001")
+    if url.startswith("unix://"):
+        return xmlrpc.client.ServerProxy("http://localhost",
+                                         UnixTransport(url[len("unix://"):], timeout))
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("[supervisorctl] serverurl %r: neither unix:// nor http://" % url)
+    user, password = get("username"), get("password")
+    if user:
+        scheme, rest = url.split("://", 1)
+        url = "%s://%s:%s@%s" % (scheme, user, password, rest)
+    return xmlrpc.client.ServerProxy(url)
+
+
+def call(fn, *args):
+    """An RPC whose 'already so' faults are no error (stop a stopped program...)."""
+    try:
+        return fn(*args)
+    except xmlrpc.client.Fault as e:
+        if e.faultCode not in FAULTS_OK_TO_IGNORE:
+            raise
+
+
+def update(rpc):
+    """``supervisorctl update``: the groups the configuration added, changed, removed."""
+    added, changed, removed = rpc.supervisor.reloadConfig()[0]
+    for group in removed:
+        call(rpc.supervisor.stopProcessGroup, group)
+        rpc.supervisor.removeProcessGroup(group)
+        print("%s: stopped\n%s: removed process group" % (group, group))
+    for group in changed:
+        call(rpc.supervisor.stopProcessGroup, group)
+        rpc.supervisor.removeProcessGroup(group)
+        rpc.supervisor.addProcessGroup(group)
+        print("%s: updated process group" % group)
+    for group in added:
+        rpc.supervisor.addProcessGroup(group)
+        print("%s: added process group" % group)
+
+
+def full_name(info):
+    return info["name"] if info["group"] == info["name"] else \
+        "%s:%s" % (info["group"], info["name"])
+
+
+def wait_for(rpc, names, done, deadline):
+    """Poll until ``done(state)`` holds for every program of ``names`` (or ``deadline``):
+    {name: its last info}."""
+    while True:
+        infos = {full_name(i): i for i in rpc.supervisor.getAllProcessInfo()}
+        mine = {n: infos[n] for n in names if n in infos}
+        if all(done(i["state"]) for i in mine.values()) or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.05)
+
+
+def restart(rpc, workers, timeout):
+    """Stop every chosen program at once, wait until they are down, start them at once,
+    wait until each is RUNNING or failed. False if one did not start."""
+    update(rpc)
+    names = [full_name(i) for i in rpc.supervisor.getAllProcessInfo()
+             if workers or not i["name"].startswith("worker-")]
+    for n in names:
+        call(rpc.supervisor.stopProcess, n, False)
+    wait_for(rpc, names, lambda s: s not in (STOPPING, RUNNING, STARTING, BACKOFF),
+             time.monotonic() + timeout)
+    for n in names:
+        print("%s: stopped" % n)
+    for n in names:
+        call(rpc.supervisor.startProcess, n, False)
+    infos = wait_for(rpc, names, lambda s: s != STARTING, time.monotonic() + timeout)
+    ok = True
+    for n in names:
+        state = infos.get(n, {}).get("state")
+        if state == RUNNING:
+            print("%s: started" % n)
+        else:
+            ok = False
+            print("%s: ERROR (%s)" % (n, infos.get(n, {}).get("statename", "gone")
+                                      if state != BACKOFF else "spawn error"))
+    return ok
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in ("pid", "restart"):
+        print("usage: supervise CONF pid|restart [--workers]", file=sys.stderr)
+        return 2
+    conf, mode = argv[:2]
+    try:
+        rpc = server(conf)
+    except (ValueError, configparser.Error) as e:
+        print("supervise: %s" % e)
+        return 2
+    try:
+        pid = rpc.supervisor.getPID()
+    except (OSError, http.client.HTTPException):
+        return NOT_RUNNING   # no socket, refused, or not answering: not running
+    except xmlrpc.client.ProtocolError as e:   # e.g. 401: [supervisorctl] username/password
+        print("supervise: %s answers %s %s" % (e.url.split("@")[-1], e.errcode, e.errmsg))
+        return 2
+    if mode == "pid":
+        print(pid)
+        return 0
+    # a program's stop waits for at most its stopwaitsecs, a start for startsecs (and
+    # retries): supervisord itself gives up on each; this bound only keeps us finite
+    try:
+        return 0 if restart(rpc, "--workers" in argv[2:], timeout=600.0) else 1
+    except xmlrpc.client.Fault as e:   # e.g. the rewritten configuration does not load
+        print("supervisord: %s" % e.faultString)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
