@@ -294,7 +294,7 @@ sys.exit(3 if bad else 0)
 def owners(python: str, supervisord_pid_word: str, color: str, ports) -> str:
     """Shell text that checks every port in ``ports`` is listened on by a process of the
     colour's own supervisord (a descendant of its pid, by /proc; ``supervisord_pid_word``
-    is a shell word the builder writes, e.g. ``"$(supervisorctl pid)"``); exits 3
+    is a shell word the builder writes, e.g. ``"$(… supervise.py CONF pid)"``); exits 3
     naming the port and who holds it otherwise -- an earlier install's processes answering
     the health check in place of ones that could not bind."""
     return " ".join([python, "-c", q(_OWNERS), supervisord_pid_word, q(color),

@@ -12,40 +12,39 @@ must never run twice should hold a lock of its own). docs/deploy.md#workers.
 from __future__ import annotations
 
 from essay import render
-from essay.deploy.commands import programs, supervisorctl
+from essay.deploy.commands import supervise
 from essay.errors import EssayError
 from essay.remote.script import Script, Step
 from essay.remote.shell import q, qpath
 
 
 def start_step(cfg, color: str) -> Step:
-    """Start ``color``'s workers (supervisord first, if it is not running)."""
+    """Start ``color``'s workers (supervisord first, if it is not running): all at once,
+    each then ``RUNNING`` or the step fails naming it (essay/deploy/supervise.py)."""
     d = qpath(cfg.color_dir(color))
-    ctl = lambda *a: supervisorctl(cfg, color, *a)  # noqa: E731
     where = render.template_name(cfg, "supervisord.conf.j2")
     nothing = f"nothing deployed in colour {color} on this host: es deploy VERSION --color {color}"
+    # [workers] is set, yet the colour's conf has no worker program: not a success
+    none = (f"colour {color}'s supervisord.conf has no worker-* program: {where} does not "
+            "render [workers] (es doctor says what to change), or the colour was deployed "
+            "before [workers] was set (es deploy again)")
+    go = supervise(cfg, color, "start-workers")
     return Step(f"workers start {color}", "\n".join([
         f"if [ ! -f {d}/etc/supervisord.conf ]; then echo {q(nothing)}; exit 3; fi",
-        f"{ctl('pid')} >/dev/null 2>&1 || {d}/bin/supervisord -c {d}/etc/supervisord.conf",
-        f"names={programs(cfg, color, workers=True)}",
-        # [workers] is set, yet the colour's conf has no worker program: not a success
-        'if [ -z "$names" ]; then echo ' + q(
-            f"colour {color}'s supervisord.conf has no worker-* program: {where} does not "
-            "render [workers] (es doctor says what to change), or the colour was deployed "
-            "before [workers] was set (es deploy again)") + '; exit 3; fi',
-        f"{ctl('start')} $names",   # names: supervisor program names, [A-Za-z0-9_-] only
-        f"bad=$({ctl('status')} $names | awk '$2 != \"RUNNING\" {{print $1\" \"$2}}') || true",
-        'if [ -n "$bad" ]; then echo "workers not running: $bad"; exit 3; fi',
+        f"rc=0; {go} || rc=$?",
+        f'if [ "$rc" = 7 ]; then {d}/bin/supervisord -c {d}/etc/supervisord.conf; '
+        f"rc=0; {go} || rc=$?; fi",
+        f'if [ "$rc" = 5 ]; then echo {q(none)}; exit 3; fi',
+        'if [ "$rc" != 0 ]; then echo "workers not running (above)"; exit 3; fi',
         f"essay_data started {q(color)}"]))
 
 
 def stop_step(cfg, color: str) -> Step:
-    d = qpath(cfg.color_dir(color))
+    """Stop ``color``'s workers, all at once; nothing to do if supervisord is not running
+    or the colour has no worker program."""
     return Step(f"workers stop {color}", "\n".join([
-        f"{supervisorctl(cfg, color, 'pid')} >/dev/null 2>&1 || exit 0",
-        f"names={programs(cfg, color, workers=True)}",
-        '[ -n "$names" ] || exit 0',
-        f"{supervisorctl(cfg, color, 'stop')} $names",
+        f"rc=0; {supervise(cfg, color, 'stop-workers')} || rc=$?",
+        'case "$rc" in 0) ;; 5|7) exit 0;; *) exit "$rc";; esac',
         f"essay_data stopped {q(color)}"]))
 
 

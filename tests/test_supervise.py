@@ -181,3 +181,28 @@ def test_an_http_server_with_a_password(tmp_path):
         assert p.returncode == 2 and "401" in p.stdout and "Traceback" not in p.stderr, p
     finally:
         os.kill(int((tmp_path / "supervisord.pid").read_text()), 15)
+
+
+def test_status_and_the_workers_modes(sup, tmp_path):
+    conf, rpc = sup
+    p = supervise(conf, "status")
+    assert p.returncode == 0 and p.stdout.split() == [
+        "web-0=RUNNING", "web-1=RUNNING", "worker-mail=STOPPED"], p.stdout
+    web = states(rpc)["web-0"][1]
+    p = supervise(conf, "start-workers")
+    assert p.returncode == 0 and p.stdout.strip() == "worker-mail: started", p.stdout
+    assert states(rpc)["worker-mail"][0] == "RUNNING" and states(rpc)["web-0"][1] == web
+    assert supervise(conf, "start-workers").returncode == 0    # already running: still ok
+    p = supervise(conf, "stop-workers")
+    assert p.returncode == 0 and states(rpc)["worker-mail"][0] == "STOPPED", p.stdout
+    assert states(rpc)["web-0"][:2] == ("RUNNING", web)       # the web programs untouched
+    conf.write_text(conf_text(conf.parent, workers=()))
+    assert supervise(conf, "restart").returncode == 0           # applies it: no worker left
+    assert supervise(conf, "start-workers").returncode == 5
+    assert supervise(conf, "stop-workers").returncode == 5
+    rpc.supervisor.shutdown()
+    deadline = time.monotonic() + 20   # until it has gone (while it stops: a fault, exit 1)
+    while (p := supervise(conf, "status")).returncode != 7 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert p.returncode == 7
+    assert supervise(conf, "start-workers").returncode == 7

@@ -117,14 +117,6 @@ def supervisorctl(cfg, color: str, *args) -> str:
     return f"{d}/bin/supervisorctl -c {d}/etc/supervisord.conf {cmd(*args)}"
 
 
-def programs(cfg, color: str, workers: bool = False) -> str:
-    """Shell text: the names of the colour's web programs (or its ``worker-*`` ones), as
-    its running supervisord knows them, space-separated."""
-    match = "$1 ~ /^worker-/" if workers else "$1 !~ /^worker-/"
-    return (f"$({supervisorctl(cfg, color, 'status')} 2>/dev/null | "
-            f"awk '{match} {{print $1}}' | tr '\\n' ' ')")
-
-
 #: The program that asks a colour's supervisord over its socket (essay/deploy/supervise.py)
 SUPERVISE = (Path(__file__).parent / "supervise.py").read_text()
 

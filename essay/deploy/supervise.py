@@ -8,6 +8,12 @@ asks the same supervisord the same things over the same socket, in one process o
 
 ``pid``
     print supervisord's pid; exit 7 when it does not answer (not running).
+``status``
+    one line per program, ``NAME=STATE`` (``web-0=RUNNING``); exit 7 when not running.
+``start-workers`` / ``stop-workers``
+    start (stop) the ``worker-*`` programs at once and wait until each is ``RUNNING``
+    (stopped) or has failed; exit 5 when the configuration has no worker program, 1 when
+    one did not start (named), 7 when supervisord does not answer.
 ``restart [--workers]``
     ``supervisorctl update`` (apply the rewritten configuration: groups added, changed,
     removed), then restart the web programs (every program not named ``worker-*``; with
@@ -28,7 +34,8 @@ import sys
 import time
 import xmlrpc.client
 
-NOT_RUNNING = 7
+NOT_RUNNING, NO_WORKERS = 7, 5
+MODES = ("pid", "status", "restart", "start-workers", "stop-workers")
 STARTING, RUNNING, BACKOFF, STOPPING = 10, 20, 30, 40   # supervisor.states.ProcessStates
 FAULTS_OK_TO_IGNORE = {60, 70}                            # ALREADY_STARTED, NOT_RUNNING
 
@@ -123,18 +130,32 @@ def wait_for(rpc, names, done, deadline):
         time.sleep(0.05)
 
 
-def restart(rpc, workers, timeout):
-    """Stop every chosen program at once, wait until they are down, start them at once,
-    wait until each is RUNNING or failed. False if one did not start."""
-    update(rpc)
-    names = [full_name(i) for i in rpc.supervisor.getAllProcessInfo()
-             if workers or not i["name"].startswith("worker-")]
+def names_of(rpc, web=True, workers=False):
+    return [full_name(i) for i in rpc.supervisor.getAllProcessInfo()
+            if (workers if i["name"].startswith("worker-") else web)]
+
+
+def stop(rpc, names, timeout):
+    """Stop ``names`` at once; wait until every one is down."""
     for n in names:
         call(rpc.supervisor.stopProcess, n, False)
     wait_for(rpc, names, lambda s: s not in (STOPPING, RUNNING, STARTING, BACKOFF),
              time.monotonic() + timeout)
     for n in names:
         print("%s: stopped" % n)
+
+
+def restart(rpc, workers, timeout):
+    """Stop every chosen program at once, wait until they are down, start them at once,
+    wait until each is RUNNING or failed. False if one did not start."""
+    update(rpc)
+    names = names_of(rpc, workers=workers)
+    stop(rpc, names, timeout)
+    return start(rpc, names, timeout)
+
+
+def start(rpc, names, timeout):
+    """Start ``names`` at once; wait until each is RUNNING or failed. False if one failed."""
     for n in names:
         call(rpc.supervisor.startProcess, n, False)
     infos = wait_for(rpc, names, lambda s: s != STARTING, time.monotonic() + timeout)
@@ -151,8 +172,8 @@ def restart(rpc, workers, timeout):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] not in ("pid", "restart"):
-        print("usage: supervise CONF pid|restart [--workers]", file=sys.stderr)
+    if len(argv) < 2 or argv[1] not in MODES:
+        print("usage: supervise CONF %s [--workers]" % "|".join(MODES), file=sys.stderr)
         return 2
     conf, mode = argv[:2]
     try:
@@ -172,8 +193,21 @@ def main(argv):
         return 0
     # a program's stop waits for at most its stopwaitsecs, a start for startsecs (and
     # retries): supervisord itself gives up on each; this bound only keeps us finite
+    timeout = 600.0
     try:
-        return 0 if restart(rpc, "--workers" in argv[2:], timeout=600.0) else 1
+        if mode == "status":
+            for i in rpc.supervisor.getAllProcessInfo():
+                print("%s=%s" % (full_name(i), i["statename"]))
+            return 0
+        if mode in ("start-workers", "stop-workers"):
+            names = names_of(rpc, web=False, workers=True)
+            if not names:
+                return NO_WORKERS
+            if mode == "stop-workers":
+                stop(rpc, names, timeout)
+                return 0
+            return 0 if start(rpc, names, timeout) else 1
+        return 0 if restart(rpc, "--workers" in argv[2:], timeout) else 1
     except xmlrpc.client.Fault as e:   # e.g. the rewritten configuration does not load
         print("supervisord: %s" % e.faultString)
         return 1
