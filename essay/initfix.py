@@ -112,7 +112,7 @@ def cli_init(ctx, no_input: bool = False, fix: bool = False) -> int:
     would fail at the first build or deploy, each with its fix; the version fix is made
     with ``--fix`` (or a yes at the prompt)."""
     from essay import config, projectcheck
-    from essay.create import init_project
+    from essay.init import init_project
     from essay.errors import EssayError
 
     rep = ctx.reporter

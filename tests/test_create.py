@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from essay import create as mod
-from essay.create import CreateError, available_templates, create, init_project, validate_name
+from essay.create import CreateError, available_templates, create, validate_name
+from essay.init import init_project
 from essay.errors import EssayError
 
 COMMON = mod.templates_root() / "common"
