@@ -41,8 +41,10 @@ def start_step(cfg, color: str) -> Step:
 
 def stop_step(cfg, color: str) -> Step:
     """Stop ``color``'s workers, all at once; nothing to do if supervisord is not running
-    or the colour has no worker program."""
+    or the colour has no worker program (or nothing deployed)."""
+    d = qpath(cfg.color_dir(color))
     return Step(f"workers stop {color}", "\n".join([
+        f"[ -x {d}/bin/python ] && [ -f {d}/etc/supervisord.conf ] || exit 0",
         f"rc=0; {supervise(cfg, color, 'stop-workers')} || rc=$?",
         'case "$rc" in 0) ;; 5|7) exit 0;; *) exit "$rc";; esac',
         f"essay_data stopped {q(color)}"]))
