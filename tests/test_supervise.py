@@ -154,6 +154,9 @@ def test_here_expands_and_an_unreadable_conf_is_exit_2(sup, tmp_path):
     conf.write_text(conf_text(tmp_path, serverurl="tcp://x"))
     p = supervise(conf, "pid")
     assert p.returncode == 2 and "neither unix:// nor http://" in p.stdout
+    conf.write_text(conf_text(tmp_path, serverurl="unix://%(nowhere)s/s.sock"))
+    p = supervise(conf, "pid")
+    assert p.returncode == 2 and "cannot expand it" in p.stdout and not p.stderr, p
 
 
 def test_an_http_server_with_a_password(tmp_path):

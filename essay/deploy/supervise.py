@@ -4,7 +4,7 @@ on a web host (``python -I -S -c THIS CONF MODE``), standard library only.
 ``supervisorctl`` is a Python program that imports all of supervisor (~120 ms of CPU per
 call); a deploy called it five times per host (pid, update, status, restart, pid). This
 asks the same supervisord the same things over the same socket, in one process of
-~30 ms, and restarts the programs at once rather than one after another. Modes:
+~60 ms, and restarts the programs at once rather than one after another. Modes:
 
 ``pid``
     print supervisord's pid; exit 7 when it does not answer (not running).
@@ -20,11 +20,12 @@ asks the same supervisord the same things over the same socket, in one process o
     ``--workers`` those too): all stopped, then all started, and wait until each is
     ``RUNNING`` (supervisord's word for "up for ``startsecs``") or has failed. Exit 7 when
     supervisord does not answer (the caller starts it), 1 when a program did not start
-    (each named, as supervisorctl says it), 2 when the configuration cannot be read or supervisord refuses the credentials.
+    (each named, as supervisorctl says it), 2 when the configuration cannot be read or
+    supervisord refuses the credentials.
 
 The server URL comes from ``[supervisorctl] serverurl`` (``unix://``, or ``http://`` with
 ``username``/``password``), with supervisor's ``%(here)s`` and ``%(ENV_X)s`` expansions,
-as supervisorctl reads it; default ``http://localhost:9001``. docs/deploy.md#start.
+as supervisorctl reads it; default ``http://localhost:9001``. docs/deploy.md, "The steps".
 """
 import configparser
 import http.client
@@ -64,7 +65,10 @@ def expand(value, here):
     """supervisor's expansions in a [supervisorctl] value: %(here)s, %(ENV_NAME)s."""
     names = {"here": here}
     names.update({"ENV_" + k: v for k, v in os.environ.items()})
-    return value % names
+    try:
+        return value % names
+    except (KeyError, ValueError, TypeError) as e:
+        raise ValueError("[supervisorctl] %r: cannot expand it (%s)" % (value, e)) from None
 
 
 def server(conf, timeout=60.0):
