@@ -331,6 +331,7 @@ settings = [
     ("nginx", "site", "$NGX/conf.d/$NAME.conf"),
     ("nginx", "test", "$NGX_CMD -t"),
     ("nginx", "reload", "$NGX_CMD -s reload"),
+    ("nginx", "pid_file", "$NGX/nginx.pid"),
     ("nginx", "listen", $NGINX_PORT),
     ("release", "grace", 3),
 ]
@@ -344,6 +345,7 @@ got = {("index", "url"): cfg.index_url, ("deploy", "prefix"): cfg.prefix,
        ("deploy", "python"): cfg.python, ("colors", "a"): cfg.colors["a"],
        ("colors", "b"): cfg.colors["b"], ("nginx", "site"): cfg.nginx_site,
        ("nginx", "test"): cfg.nginx_test, ("nginx", "reload"): cfg.nginx_reload,
+       ("nginx", "pid_file"): cfg.nginx_pid_file,
        ("nginx", "listen"): cfg.nginx_listen, ("release", "grace"): cfg.release_grace}
 bad = [f"[{t}] {k}: wanted {v!r}, essay reads {got[t, k]!r}" for t, k, v in settings
        if got[t, k] != v]

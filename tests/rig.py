@@ -355,6 +355,7 @@ class Rig:
     nginx_site_abs = property(lambda self: self.nginx.site_abs, doc="absolute site path")
     nginx_test = property(lambda self: self.nginx.test, doc="shell command: nginx -t")
     nginx_reload = property(lambda self: self.nginx.reload, doc="shell command: reload")
+    nginx_pid_file = property(lambda self: self.nginx.pid_file, doc="'~/nginx/nginx.pid'")
 
     def essay_toml(self, name="demo", index_url=None, extra="", upload_url=None):
         """An essay.toml (text) for a project deployed onto this rig.
@@ -394,5 +395,6 @@ b = 8810
 site = {q(self.nginx_site)}
 test = {q(self.nginx_test)}
 reload = {q(self.nginx_reload)}
+pid_file = {q(self.nginx_pid_file)}
 listen = 8080
 """ + extra

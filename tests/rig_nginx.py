@@ -60,6 +60,11 @@ class Nginx:
         return f"{self.command} -s reload"
 
     @property
+    def pid_file(self):
+        """nginx.conf's pid file, home-relative: ``[nginx] pid_file``."""
+        return "~/nginx/nginx.pid"
+
+    @property
     def site(self):
         """The demo site file, home-relative (``~/nginx/conf.d/demo.conf``)."""
         return "~/nginx/conf.d/demo.conf"

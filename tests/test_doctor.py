@@ -1,6 +1,7 @@
 """``es doctor`` on the real rig: passes as the rig is, then fails -- naming the host, the
 check and the fix -- on a loopback index URL, a python without a working venv module, and
-an ``[nginx] test`` the lb user cannot run. One round trip per host."""
+an ``[nginx] test`` the lb user cannot run, an ``[nginx] pid_file`` naming no nginx. One
+round trip per host."""
 import re
 import shutil
 import tempfile
@@ -43,7 +44,7 @@ def test_doctor_passes_on_the_rig_in_one_round_trip_per_host(rig, project):
     for h in rig.web:
         for check in ("ssh", "python", "venv", "index"):
             assert re.search(rf"^{h}\s+{check}\s+ok\b", p.stdout, re.M), p.stdout
-    for check in ("ssh", "nginx-test", "nginx-reload", "python3", "state-dir"):
+    for check in ("ssh", "nginx-test", "nginx-reload", "nginx-pid", "python3", "state-dir"):
         assert re.search(rf"^{rig.lb}\s+{check}\s+ok\b", p.stdout, re.M), p.stdout
     for check in ("essay.toml", "project", "conf"):
         assert re.search(rf"^\(local\)\s+{re.escape(check)}\s+ok\b", p.stdout, re.M), p.stdout
@@ -88,3 +89,18 @@ def test_doctor_fails_on_an_nginx_test_the_lb_user_cannot_run(rig, project):
     failed(p, rig.lb, "nginx-test")
     assert "fix: make [nginx] test runnable by the lb user" in p.stdout
     assert re.search(rf"^{rig.lb}\s+nginx-reload\s+ok\b", p.stdout, re.M), p.stdout
+
+
+def test_doctor_fails_on_a_pid_file_naming_no_nginx(rig, project):
+    """``[nginx] pid_file`` missing, then naming a process that is not nginx's master."""
+    p = doctor(project, rig_toml(project, pid_file='"~/nginx/none.pid"'))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "~/nginx/none.pid names no running nginx master" in failed(p, rig.lb, "nginx-pid")
+    assert "fix: set [nginx] pid_file to the path in nginx's pid directive" in p.stdout
+    rig.sh(rig.lb, "sleep 60 >/dev/null 2>&1 </dev/null & echo $! > ~/not-nginx.pid")
+    try:
+        p = doctor(project, rig_toml(project, pid_file='"~/not-nginx.pid"'))
+    finally:
+        rig.sh(rig.lb, "kill $(cat ~/not-nginx.pid); rm -f ~/not-nginx.pid")
+    assert p.returncode == 1, p.stdout + p.stderr
+    failed(p, rig.lb, "nginx-pid")

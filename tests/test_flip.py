@@ -495,6 +495,8 @@ def nginx_changed(project, **keys):
     text = good_toml
     for key, value in keys.items():
         text, n = re.subn(rf"^{key} = .*$", f"{key} = {json.dumps(value)}", text, flags=re.M)
+        if n == 0:      # a key the rig's essay.toml leaves at its default
+            text, n = text.replace("[nginx]\n", f"[nginx]\n{key} = {json.dumps(value)}\n"), 1
         assert n == 1, key
     template.write_text(good_template + "\n# changed by a test\n")
     toml.write_text(text)
@@ -527,14 +529,48 @@ def test_nginx_test_and_reload_that_cannot_run_are_named(rig, project, deployed)
     serves(rig, "b", lb_state(rig)["version_b"])
 
 
-def test_a_flip_nginx_does_not_follow_is_put_back(rig, project, deployed):
+def test_a_reload_nginx_does_not_finish_fails_and_is_put_back(rig, project, deployed):
+    """``[nginx] reload`` that succeeds but nginx never loads the new config (here: it
+    does nothing; in life, a config nginx -t passed and the reload could not apply):
+    no new workers within ``[nginx] reload_timeout``, a failed reload, the previous site
+    back and nginx's workers untouched. A ``pid_file`` naming no nginx: refused before
+    the reload."""
+    given_live(rig, project, "b")
+    before, workers = site(rig), nginx_workers(rig)
+    with nginx_changed(project, reload="true", reload_timeout=1):
+        p = es(project, "flip", "a", code=1)
+    assert "nginx did not start new worker processes within 1s of the reload" in p.stderr, \
+        p.stderr
+    assert (site(rig), nginx_workers(rig), marker(rig)) == (before, workers, "colors/b")
+    with nginx_changed(project, pid_file="~/nginx/none.pid"):
+        p = es(project, "flip", "a", code=1)
+    assert re.search(r"\[nginx\] pid_file /\S+/nginx/none.pid names no running nginx",
+                     p.stderr), p.stderr
+    assert (site(rig), nginx_workers(rig), marker(rig)) == (before, workers, "colors/b")
+    assert not locked(rig)
+    serves(rig, "b", lb_state(rig)["version_b"])
+
+
+@pytest.mark.parametrize("lag", [0, 0.5, 2], ids=["reload", "reload-lags-0.5s",
+                                                   "reload-lags-2s"])
+def test_a_flip_nginx_does_not_follow_is_put_back(rig, project, deployed, lag):
     """A site template that ignores the marker: the flip checks through nginx, sees the
-    old colour still served, puts the marker back and fails."""
+    old colour still served, puts the marker back and fails. Also when nginx takes its
+    time to reload (``lag``: ``[nginx] reload`` returns at once and nginx reloads later,
+    as ``nginx -s reload`` itself does on a loaded host): the flip waits for nginx's new
+    workers, so its verify is not answered by old ones with the old, marker-following
+    config."""
     given_live(rig, project, "a")
-    template = project.path / "conf" / "nginx.conf.j2"
-    good = template.read_text()
+    template, toml = project.path / "conf" / "nginx.conf.j2", project.path / "essay.toml"
+    good, good_toml = template.read_text(), toml.read_text()
     template.write_text(good.replace("if (-f {{ live_dir }}/{{ color }})",
                                      "if (-f {{ live_dir }}/never-{{ color }})"))
+    if lag:
+        later = shlex.quote(f"sleep {lag}; {rig.nginx_reload}")
+        toml.write_text(good_toml.replace(
+            f"reload = {json.dumps(rig.nginx_reload)}",
+            f"reload = {json.dumps(f'setsid sh -c {later} >/dev/null 2>&1 </dev/null &')}"))
+        assert toml.read_text() != good_toml
     project.git("commit", "-qam", "a template that ignores the marker")
     try:
         p = es(project, "flip", "b", code=1)   # nginx keeps serving a (colors[0])
@@ -543,6 +579,7 @@ def test_a_flip_nginx_does_not_follow_is_put_back(rig, project, deployed):
         assert history(rig)[-1][5] == "failed"
     finally:
         template.write_text(good)
+        toml.write_text(good_toml)
         project.git("commit", "-qam", "the nginx template restored")
     es(project, "flip", "b")  # the good site back (one reload), and b live
     serves(rig, "b", lb_state(rig)["version_b"])

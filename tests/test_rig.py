@@ -243,7 +243,8 @@ def test_essay_toml(rig):
     assert conf["roles"] == {"web": ["web1", "web2"], "lb": ["lb"]}
     assert conf["deploy"]["prefix"] == "~/demo" and conf["colors"] == {"a": 8800, "b": 8810}
     assert conf["nginx"] == {"site": rig.nginx_site, "test": rig.nginx_test,
-                             "reload": rig.nginx_reload, "listen": 8080}
+                             "reload": rig.nginx_reload, "pid_file": rig.nginx_pid_file,
+                             "listen": 8080}
     assert conf["extra"] == {"x": 1}
 
 

@@ -46,6 +46,8 @@ class Config:
     nginx_server_name: str
     nginx_state_dir: str
     nginx_client_max_body_size: str
+    nginx_pid_file: str             # "" -- a reload is not waited on
+    nginx_reload_timeout: float
     drain_timeout: float
     release_grace: float
     version_file: str
@@ -173,7 +175,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
                           f"({processes} processes each)")
 
     nginx = Reader(path, data, "nginx", {"site", "test", "reload", "listen", "server_name",
-                                          "state_dir", "client_max_body_size"})
+                                          "state_dir", "client_max_body_size", "pid_file",
+                                          "reload_timeout"})
     site = check_remote_path(nginx, "site", nginx.get(
         "site", str, f"/etc/nginx/conf.d/{name}.conf", "a file path"), "/etc/nginx/conf.d/x.conf")
     listen = nginx.get("listen", int, 80, "a port number")
@@ -182,6 +185,9 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
     state_dir = check_remote_path(nginx, "state_dir", nginx.get(
         "state_dir", str, re.sub(r"\.conf$", "", site) + ".essay", "a directory path"),
         "/var/lib/essay/demo")
+    pid_file = nginx.get("pid_file", str, "/run/nginx.pid", 'a file path, or ""')
+    if pid_file:
+        check_remote_path(nginx, "pid_file", pid_file, "/run/nginx.pid")
     body = nginx.get("client_max_body_size", str, "10m", 'an nginx size such as "10m"')
     if not re.fullmatch(r"[0-9]{1,9}[kKmMgG]?", body):
         nginx.fail("client_max_body_size", body, 'an nginx size: digits with an optional '
@@ -222,6 +228,8 @@ def from_dict(data: dict, path: Path | None, root: Path | None = None) -> Config
                                                              "a server name")),
         nginx_state_dir=state_dir,
         nginx_client_max_body_size=body,
+        nginx_pid_file=pid_file,
+        nginx_reload_timeout=nginx.positive("reload_timeout", 10.0),
         drain_timeout=deploy.positive("drain_timeout", 30.0),
         release_grace=release.positive("grace", 10.0, "seconds, a number >= 0", zero_ok=True),
         version_file=check_version_file(

@@ -37,6 +37,8 @@ FIXES = {
                   "change [nginx] test in essay.toml",
     "nginx-reload": "make [nginx] reload runnable by the lb user without a password, or "
                     "change [nginx] reload in essay.toml",
+    "nginx-pid": "set [nginx] pid_file to the path in nginx's pid directive (essay waits "
+                 "on it until a reload has finished), or to \"\" not to wait",
     "python3": "install python3 on the lb host",
     "ssh": "",
 }
@@ -116,8 +118,9 @@ def host_script(cfg, host: str) -> Script:
     if host in cfg.hosts("lb"):
         env += [("DOCTOR_TEST", cfg.nginx_test), ("DOCTOR_RELOAD_CHECK",
                                                   reload_check(cfg.nginx_reload)),
-                ("DOCTOR_STATE", cfg.nginx_state_dir)]
-        steps.append(Step("lb checks", _resource("lb.sh")))
+                ("DOCTOR_PID_FILE", cfg.nginx_pid_file), ("DOCTOR_STATE", cfg.nginx_state_dir)]
+        reload_defs = resources.files("essay.flip").joinpath("reload.sh").read_text("utf-8")
+        steps.append(Step("lb checks", reload_defs + "\n" + _resource("lb.sh")))
     return Script(f"doctor on {host}", tuple(steps), env=tuple(env), progress=False)
 
 

@@ -1,5 +1,6 @@
 # es doctor on an lb host. Sourced into one step of essay's script (essay_data is defined
-# there); reads DOCTOR_TEST, DOCTOR_RELOAD_CHECK, DOCTOR_STATE. Reports:
+# there, and es_nginx_master from essay/flip/reload.sh); reads DOCTOR_TEST,
+# DOCTOR_RELOAD_CHECK, DOCTOR_PID_FILE, DOCTOR_STATE. Reports:
 # doctor_report NAME ok|fail DETAIL, one per check.
 # shellcheck shell=bash
 
@@ -14,6 +15,17 @@ if out=$(eval "$DOCTOR_RELOAD_CHECK" 2>&1 </dev/null); then
   doctor_report nginx-reload ok "runnable"
 else
   doctor_report nginx-reload fail "$(printf %s "${out:-not runnable}" | tail -n 1)"
+fi
+if [ -n "${DOCTOR_PID_FILE:-}" ]; then
+  pid_file=${DOCTOR_PID_FILE/#\~/$HOME}
+  title=
+  if master=$(es_nginx_master "$pid_file"); then
+    { IFS= read -r -d '' title < "/proc/$master/cmdline"; } 2>/dev/null || true
+  fi
+  case "$title" in
+    "nginx: master process"*) doctor_report nginx-pid ok "nginx's master is pid $master";;
+    *) doctor_report nginx-pid fail "$DOCTOR_PID_FILE names no running nginx master";;
+  esac
 fi
 # nginx's worker user: as root (sudo) the config's `user` (default nobody); else whoever
 # runs nginx -- this user

@@ -8,7 +8,7 @@ never a side effect of a flip. Round trips, all lbs in parallel each time:
               anywhere: every lb that staged puts its old file back (nginx never loaded
               the new one) and nothing else happens.
 2. reload  -- only when every lb staged: ``[nginx] reload`` where the file changed,
-              recorded in the history as ``nginx apply ... reload``. Failing anywhere:
+              waiting until nginx runs new workers (``[nginx] pid_file``), recorded in the history as ``nginx apply ... reload``. Failing anywhere:
 3. restore -- every changed lb puts the previous file back and (if it had reloaded)
               reloads again: every lb serves the previous config.
 
@@ -18,6 +18,7 @@ never a side effect of a flip. Round trips, all lbs in parallel each time:
 from __future__ import annotations
 
 import base64
+from importlib import resources
 
 from essay import render
 from essay.errors import EssayError
@@ -27,7 +28,7 @@ from essay.remote.shell import q, qpath
 from essay.render import LEGACY_SITE_MARK, SITE_MARK
 from essay.state import Operation, lb_script
 
-NGINX_TEST, RELOAD, NOT_OURS = 6, 7, 10
+NGINX_TEST, RELOAD, NO_PID, RELOAD_UNSEEN, NOT_OURS = 6, 7, 8, 12, 10
 _PUT_BACK = ('if [ -f "$site.essay-prev" ]; then mv -f "$site.essay-prev" "$site"; '
              'else rm -f "$site"; fi')
 
@@ -68,12 +69,20 @@ def stage_step(cfg, content: str) -> Step:
         "fi"]))
 
 
+def nginx_reload(cfg) -> str:
+    """Shell text: ``[nginx] reload``, then wait until nginx has finished it (new workers
+    only: :file:`reload.sh`) -- a check right after is answered with the new config.
+    Exit 7: the command failed; 8: ``[nginx] pid_file`` names no nginx; 12: no new workers
+    within ``[nginx] reload_timeout``."""
+    defs = resources.files("essay.flip").joinpath("reload.sh").read_text(encoding="utf-8")
+    pid_file = qpath(cfg.nginx_pid_file) if cfg.nginx_pid_file else "''"
+    return (f"{defs}\nes_nginx_reload {q(cfg.nginx_reload)} {pid_file} "
+            f"{round(cfg.nginx_reload_timeout * 1000)} {cfg.nginx_reload_timeout:g}s")
+
+
 def reload_step(cfg) -> Step:
     return Step("reload", "\n".join([
-        f"if ! ( {cfg.nginx_reload} ) 2>&1; then",
-        "  echo " + q(f"nginx reload failed ([nginx] reload = {cfg.nginx_reload!r}); if that "
-                      "command cannot run on this host, change [nginx] reload in essay.toml"),
-        f"  exit {RELOAD}", "fi",
+        nginx_reload(cfg),
         "essay_data reloaded 1",
         "es_history 'nginx apply' - - ok 'site config changed: nginx reloaded'"]))
 
@@ -81,7 +90,7 @@ def reload_step(cfg) -> Step:
 def restore_step(cfg, reload: bool) -> Step:
     lines = [f"site={qpath(cfg.nginx_site)}", _PUT_BACK]
     if reload:
-        lines.append(f"( {cfg.nginx_reload} ) 2>&1 || echo 'nginx reload failed again'")
+        lines.append(f"{nginx_reload(cfg)} || echo 'nginx reload failed again'")
     lines.append("es_history 'nginx apply' - - reverted 'another lb failed; previous site "
                  f"config put back{' and reloaded' if reload else ''}'")
     return Step("restore", "\n".join(lines))
