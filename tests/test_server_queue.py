@@ -220,6 +220,7 @@ def test_a_worker_is_alive_while_its_process_is():
     assert alive(f"{host}:{gone.pid}:{ticks}", time.time()) is False
     assert alive("another-machine:1:5", time.time()) is None
     assert alive("another-machine:1", time.time()) is None
+    assert alive("12345:1", time.time()) is None     # an all-digit host name, old-style id
     # an id without ticks (an older essay's): the start time against the job's
     assert alive(f"{host}:{pid}", time.time()) is True
     assert alive(f"{host}:{pid}", 0) is False

@@ -45,10 +45,8 @@ def alive(worker: str, since: float) -> bool | None:
 
     Ticks, not the wall clock: a paused and resumed VM (or a stepped clock) moves the boot
     time /proc/stat reports, so a start time computed from it can land after the job's."""
-    host, _, pid = worker.rpartition(":")
-    ticks = ""
-    if host.rpartition(":")[2].isdigit():   # host:pid:ticks
-        ticks, (host, _, pid) = pid, host.rpartition(":")
+    host, _, rest = worker.partition(":")   # a host name holds no ":"
+    pid, _, ticks = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return None
     try:
