@@ -40,8 +40,8 @@ setup(
         "server": SERVER,
         # everything the tests import, including what the templates' own tests import
         "test": ["pytest>=8.0", "hypothesis>=6.100", "supervisor>=4.2", "uv>=0.4.23",
-                 "flask>=2.3", "django>=4.2", *SERVER, "selenium>=4.15", "whitenoise>=6.5",
-                 "dj-database-url>=2.1", "markupsafe>=2.1"],
+                 "flask>=2.3", "django>=4.2", "gunicorn>=23", *SERVER, "selenium>=4.15",
+                 "whitenoise>=6.5", "dj-database-url>=2.1", "markupsafe>=2.1"],
     },
     entry_points={"console_scripts": ["es = essay.cli:main"]},
     classifiers=[

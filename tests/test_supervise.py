@@ -7,6 +7,7 @@ import sys
 import time
 import xmlrpc.client
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 

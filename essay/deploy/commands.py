@@ -129,15 +129,18 @@ def supervise(cfg, color: str, *args) -> str:
 
 def start(cfg, t: Target) -> Step:
     """Start the colour's supervisord, or make the running one pick up the new version:
-    its configuration updated, the web programs (and in the live colour the workers)
-    stopped at once and started at once (:data:`SUPERVISE`, one process).
+    its configuration updated, each gunicorn master reloaded (SIGHUP: new workers) when
+    nothing but the project's own distribution was installed since it started, the other
+    web programs (and in the live colour the workers) stopped at once and started at once
+    (:data:`SUPERVISE`, one process).
 
     Workers (``worker-*``) are restarted only in the live colour: an idle colour's
     workers stay stopped (essay.workers). A program that does not start (``spawn error``)
     does not fail this step: the health step then fails, saying what each process
     answered, supervisor's view and the logs."""
     d = qpath(cfg.color_dir(t.color))
-    restart = supervise(cfg, t.color, "restart", *(["--workers"] if t.live else []))
+    restart = supervise(cfg, t.color, "restart", *(["--workers"] if t.live else []),
+                        "--reload-app", cfg.name)
     return Step("start", "\n".join([
         f"rc=0; {restart} || rc=$?",
         # 7: supervisord does not answer (not running): start it, and its programs with it

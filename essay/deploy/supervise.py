@@ -1,35 +1,29 @@
 """A colour's supervisord, asked through its XML-RPC interface: the program the deploy runs
-on a web host (``python -I -S -c THIS CONF MODE``), standard library only.
+on a web host (``python -I -S -c THIS CONF MODE``), standard library only -- one process
+of ~60 ms of CPU where ``supervisorctl`` (all of supervisor imported) costs ~120 ms a call.
 
-``supervisorctl`` is a Python program that imports all of supervisor (~120 ms of CPU per
-call); a deploy called it five times per host (pid, update, status, restart, pid). This
-asks the same supervisord the same things over the same socket, in one process of
-~60 ms, and restarts the programs at once rather than one after another. Modes:
-
-``pid``
-    print supervisord's pid; exit 7 when it does not answer (not running).
-``status``
-    one line per program, ``NAME=STATE`` (``web-0=RUNNING``); exit 7 when not running.
+``pid`` / ``status``
+    supervisord's pid / one ``NAME=STATE`` line per program; exit 7: not running.
 ``start-workers`` / ``stop-workers``
-    start (stop) the ``worker-*`` programs at once and wait until each is ``RUNNING``
-    (stopped) or has failed; exit 5 when the configuration has no worker program, 1 when
-    one did not start (named), 7 when supervisord does not answer.
-``restart [--workers]``
-    ``supervisorctl update`` (apply the rewritten configuration: groups added, changed,
-    removed), then restart the web programs (every program not named ``worker-*``; with
-    ``--workers`` those too): all stopped, then all started, and wait until each is
-    ``RUNNING`` (supervisord's word for "up for ``startsecs``") or has failed. Exit 7 when
-    supervisord does not answer (the caller starts it), 1 when a program did not start
-    (each named, as supervisorctl says it), 2 when the configuration cannot be read or
-    supervisord refuses the credentials.
+    the ``worker-*`` programs, all at once, each waited for; exit 5: none configured,
+    1: one did not start (named), 7: not running.
+``restart [--workers] [--reload-app NAME]``
+    ``supervisorctl update``, then the web programs (with ``--workers``, those too) all
+    stopped, then all started, each waited for until ``RUNNING`` or failed. Exit 7: not
+    running (the caller starts it); 1: a program did not start (named); 2: the
+    configuration unreadable or the credentials refused. With ``--reload-app NAME`` (the
+    project's distribution) a gunicorn master that can be is *reloaded* instead (SIGHUP:
+    new workers import the app anew; the master and its socket stay; about half a cold
+    restart's CPU) -- :func:`reloadable` says when; docs/deploy.md, "The steps".
 
 The server URL comes from ``[supervisorctl] serverurl`` (``unix://``, or ``http://`` with
-``username``/``password``), with supervisor's ``%(here)s`` and ``%(ENV_X)s`` expansions,
-as supervisorctl reads it; default ``http://localhost:9001``. docs/deploy.md, "The steps".
+``username``/``password``, supervisor's ``%(here)s`` and ``%(ENV_X)s`` expanded), as
+supervisorctl reads it; default ``http://localhost:9001``.
 """
 import configparser
 import http.client
 import os
+import re
 import socket
 import sys
 import time
@@ -102,7 +96,8 @@ def call(fn, *args):
 
 
 def update(rpc):
-    """``supervisorctl update``: the groups the configuration added, changed, removed."""
+    """``supervisorctl update``: the groups the configuration added, changed, removed.
+    Returns the groups added or changed: their processes are new."""
     added, changed, removed = rpc.supervisor.reloadConfig()[0]
     for group in removed:
         call(rpc.supervisor.stopProcessGroup, group)
@@ -116,6 +111,64 @@ def update(rpc):
     for group in added:
         rpc.supervisor.addProcessGroup(group)
         print("%s: added process group" % group)
+    return set(added) | set(changed)
+
+
+def installed_since(when, own):
+    """Distributions but ``own`` whose dist-info directory in this Python's site-packages
+    is newer than ``when`` (epoch s). Run with ``-S``, Python has not read pyvenv.cfg:
+    the venv is found beside sys.executable, its paths asked of sysconfig."""
+    import sysconfig
+
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
+    if not os.path.isfile(os.path.join(prefix, "pyvenv.cfg")):
+        prefix = sys.prefix
+    scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
+    paths = sysconfig.get_paths(scheme, vars={"base": prefix, "platbase": prefix})
+    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731  (PEP 503)
+    found = set()
+    for site in {paths["purelib"], paths["platlib"]}:
+        for e in (os.scandir(site) if os.path.isdir(site) else ()):
+            name = e.name[:-len(".dist-info")].rsplit("-", 1)[0]
+            if e.name.endswith(".dist-info") and e.stat().st_mtime > when and \
+                    norm(name) != norm(own):
+                found.add(name)
+    return sorted(found)
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def reloadable(info, fresh, own, colour):
+    """Why ``info``'s program needs a cold restart, or None if a SIGHUP will do: a gunicorn
+    master that read essay's {colour}/gunicorn.conf.py (its post_fork hook gives new workers
+    the colour's environment as it is now), with no secret removed and nothing it may
+    have imported (any distribution but ``own``) installed since it started."""
+    pid, start = info["pid"], info["start"]
+    argv = read("/proc/%d/cmdline" % pid).split(b"\0")
+    hook = os.path.join(colour, "gunicorn.conf.py")
+    if info["state"] != RUNNING or info["group"] in fresh:
+        return "not running" if info["state"] != RUNNING else "just (re)added"
+    if not any(os.path.basename(a) == b"gunicorn" for a in argv[:2]):
+        return "not gunicorn"
+    if any(a.split(b"=")[0] in (b"--config", b"--preload") or
+           (a.startswith(b"-c") and not a.startswith(b"--")) for a in argv) or \
+            b"\0GUNICORN_CMD_ARGS=" in b"\0" + read("/proc/%d/environ" % pid):
+        return "its own -c, --preload or GUNICORN_CMD_ARGS"
+    if os.path.realpath("/proc/%d/cwd" % pid) != os.path.realpath(colour) or \
+            not os.path.isfile(hook) or os.stat(hook).st_mtime > start:
+        return "started without essay's gunicorn.conf.py"
+    secrets = os.path.join(os.path.dirname(colour), "secrets.env")
+    if os.path.exists(secrets) and os.stat(secrets).st_mtime > start:
+        return "the secrets changed since it started"
+    newer = installed_since(start, own)
+    return ("installed since it started: " + ", ".join(newer[:3]) +
+            (", ..." if len(newer) > 3 else "")) if newer else None
 
 
 def full_name(info):
@@ -149,13 +202,28 @@ def stop(rpc, names, timeout):
         print("%s: stopped" % n)
 
 
-def restart(rpc, workers, timeout):
+def restart(rpc, workers, timeout, own=None, colour=""):
     """Stop every chosen program at once, wait until they are down, start them at once,
-    wait until each is RUNNING or failed. False if one did not start."""
-    update(rpc)
-    names = names_of(rpc, workers=workers)
-    stop(rpc, names, timeout)
-    return start(rpc, names, timeout)
+    wait until each is RUNNING or failed (with ``own``: reload the gunicorn masters that
+    can be, see the module's doc). False if one did not start."""
+    fresh = update(rpc)
+    cold = []
+    for info in rpc.supervisor.getAllProcessInfo():
+        name = full_name(info)
+        if info["name"].startswith("worker-"):
+            if workers:
+                cold.append(name)
+            continue
+        why = reloadable(info, fresh, own, colour) if own else "no --reload-app"
+        if why is None:
+            rpc.supervisor.signalProcess(name, "HUP")
+            print("%s: reloaded (SIGHUP: new workers, the same master)" % name)
+        else:
+            cold.append(name)
+            if own:
+                print("%s: a cold restart (%s)" % (name, why))
+    stop(rpc, cold, timeout)
+    return start(rpc, cold, timeout)
 
 
 def start(rpc, names, timeout):
@@ -177,7 +245,8 @@ def start(rpc, names, timeout):
 
 def main(argv):
     if len(argv) < 2 or argv[1] not in MODES:
-        print("usage: supervise CONF %s [--workers]" % "|".join(MODES), file=sys.stderr)
+        print("usage: supervise CONF %s [--workers] [--reload-app NAME]" % "|".join(MODES),
+              file=sys.stderr)
         return 2
     conf, mode = argv[:2]
     try:
@@ -211,7 +280,10 @@ def main(argv):
                 stop(rpc, names, timeout)
                 return 0
             return 0 if start(rpc, names, timeout) else 1
-        return 0 if restart(rpc, "--workers" in argv[2:], timeout) else 1
+        rest = argv[2:]
+        own = rest[rest.index("--reload-app") + 1] if "--reload-app" in rest[:-1] else None
+        colour = os.path.dirname(os.path.dirname(os.path.abspath(conf)))  # {colour}/etc/x
+        return 0 if restart(rpc, "--workers" in rest, timeout, own, colour) else 1
     except xmlrpc.client.Fault as e:   # e.g. the rewritten configuration does not load
         print("supervisord: %s" % e.faultString)
         return 1

@@ -55,6 +55,14 @@ def write_file(path: str, content: str, mode: str | None = None) -> str:
     )
 
 
+def write_if_changed(path: str, content: str) -> str:
+    """Shell text like :func:`write_file` that leaves the file (and its mtime) alone when
+    it already holds ``content``."""
+    new, old = qpath(path + ".essay-new"), qpath(path)
+    return (f"{render_to(path + '.essay-new', content)} && if cmp -s {new} {old}; "
+            f"then rm -f {new}; else mv -f {new} {old}; fi")
+
+
 def render_to(path: str, content: str) -> str:
     """Shell text that renders ``content`` (HOME_TOKEN expanded) into ``path`` as is, no rename."""
     return f"essay_render {q(base64.b64encode(content.encode()).decode())} > {qpath(path)}"

@@ -3,6 +3,8 @@
     {prefix}/secrets.env          NAME=BASE64 lines, mode 0600: the environment's secrets
     {prefix}/{colour}/bin/essay-exec   the wrapper (essay-exec.sh): exports both files, execs
     {prefix}/{colour}/etc/essay.env    ESSAY_COLOR, ESSAY_VERSION, ESSAY_ENV, ESSAY_PROFILE
+    {prefix}/{colour}/gunicorn.conf.py a post_fork hook (gunicorn_conf.py): a reloaded
+                                       gunicorn's new workers read both files again
 
 Everything that runs the project's code on a host goes through the wrapper: the
 supervisord programs (``{{ essay_exec }}`` in conf/supervisord.conf.j2), deploy hooks,
@@ -15,7 +17,7 @@ import re
 from importlib import resources
 
 from essay.errors import UsageError
-from essay.remote.shell import cmd, qpath, write_file
+from essay.remote.shell import cmd, qpath, write_file, write_if_changed
 
 WRAPPER = "essay-exec"
 SECRETS_FILE = "secrets.env"
@@ -24,6 +26,10 @@ NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 def wrapper_text() -> str:
     return resources.files("essay.secrets").joinpath("essay-exec.sh").read_text()
+
+
+def gunicorn_hook_text() -> str:
+    return resources.files("essay.secrets").joinpath("gunicorn_conf.py").read_text()
 
 
 def secrets_path(cfg) -> str:
@@ -59,7 +65,10 @@ def install(cfg, color: str, version: str, profile: str) -> str:
     return "\n".join([
         write_file(exec_path(cfg, color), wrapper_text(), mode="755"),
         write_file(f"{d}/etc/essay.env", env_lines(colour_env(cfg, color, version, profile)),
-                   mode="600")])
+                   mode="600"),
+        # rewritten only when it changed: a gunicorn master started after it has read it
+        # (essay/deploy/supervise.py reloads only such a master)
+        write_if_changed(f"{d}/gunicorn.conf.py", gunicorn_hook_text())])
 
 
 def check_name(name: str) -> str:
