@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import xmlrpc.client
@@ -25,8 +26,11 @@ from essay.secrets import host
 from test_supervise import _unix, conf_text, states
 
 APP = """
-import os
+import os, time
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        open("slow.started", "w").close()
+        time.sleep(2)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [("%s %s %s" % (os.environ.get("ESSAY_VERSION", "-"), os.environ.get("SECRET", "-"),
                            os.getpid())).encode()]
@@ -41,8 +45,8 @@ def env_file(path: Path, values: dict, when=None):
         os.utime(path, (when, when))
 
 
-def get(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+def get(port, path="/"):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
         version, secret, pid = r.read().decode().split()
     return version, secret, int(pid)
 
@@ -134,8 +138,10 @@ def test_only_the_app_changed_reloads_and_the_new_workers_see_the_new_environmen
     deploy(c, "2", "demoapp-2.dist-info")
     out = restart(c, "--reload-app", "demoapp")
     assert "web-0: reloaded (SIGHUP" in out and "web-1: a cold restart (not gunicorn)" in out
-    # the master kept ESSAY_VERSION=1; its new workers read 2 (gunicorn.conf.py's hook)
-    version, secret, new_worker = answers(c.port, "2")
+    # the master kept ESSAY_VERSION=1; its new workers read 2 (gunicorn.conf.py's hook),
+    # and when the restart returns no old worker is left to answer
+    version, secret, new_worker = get(c.port)
+    assert version == "2" and {get(c.port)[0] for _ in range(20)} == {"2"}
     assert (secret, states(c.rpc)["web-0"][1]) == ("s1", master) and new_worker != worker
     assert states(c.rpc)["web-1"][1] != plain
 
@@ -188,3 +194,23 @@ def test_without_reload_app_every_web_program_restarts_cold(colour):
     assert "reloaded" not in out, out
     answers(c.port, "6")
     assert states(c.rpc)["web-0"][1] != master
+
+
+def test_a_reload_returns_when_the_old_workers_have_finished_their_requests(colour):
+    """An old worker in a slow request (2 s) finishes it (200, the old version); the
+    restart returns only after it has exited: from then on only new workers answer."""
+    c = colour
+    slow = []
+    t = threading.Thread(target=lambda: slow.append((get(c.port, "/slow"), time.monotonic())))
+    t.start()
+    end = time.monotonic() + 10
+    while not (c.dir / "slow.started").exists():     # the old worker is in the request
+        assert time.monotonic() < end
+        time.sleep(0.02)
+    deploy(c, "7", "demoapp-7.dist-info")
+    assert "web-0: reloaded (SIGHUP" in restart(c, "--reload-app", "demoapp")
+    returned = time.monotonic()
+    t.join(10)
+    (version, _, _), answered = slow[0]
+    assert version == "1" and returned > answered, (version, returned - answered)
+    assert {get(c.port)[0] for _ in range(20)} == {"7"}

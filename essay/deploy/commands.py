@@ -117,8 +117,10 @@ def supervisorctl(cfg, color: str, *args) -> str:
     return f"{d}/bin/supervisorctl -c {d}/etc/supervisord.conf {cmd(*args)}"
 
 
-#: The program that asks a colour's supervisord over its socket (essay/deploy/supervise.py)
-SUPERVISE = (Path(__file__).parent / "supervise.py").read_text()
+#: The program that asks a colour's supervisord over its socket: essay/deploy/supervise.py,
+#: after gunicorn_reload.py (its reload checks), one text run with python -c
+SUPERVISE = "\n".join((Path(__file__).parent / f).read_text()
+                      for f in ("gunicorn_reload.py", "supervise.py"))
 
 
 def supervise(cfg, color: str, *args) -> str:

@@ -9,12 +9,12 @@ of ~60 ms of CPU where ``supervisorctl`` (all of supervisor imported) costs ~120
     1: one did not start (named), 7: not running.
 ``restart [--workers] [--reload-app NAME]``
     ``supervisorctl update``, then the web programs (with ``--workers``, those too) all
-    stopped, then all started, each waited for until ``RUNNING`` or failed. Exit 7: not
-    running (the caller starts it); 1: a program did not start (named); 2: the
-    configuration unreadable or the credentials refused. With ``--reload-app NAME`` (the
-    project's distribution) a gunicorn master that can be is *reloaded* instead (SIGHUP:
-    new workers import the app anew; the master and its socket stay; about half a cold
-    restart's CPU) -- :func:`reloadable` says when; docs/deploy.md, "The steps".
+    stopped, then all started, each waited for until ``RUNNING`` or failed; exit 7: not
+    running (the caller starts it), 1: a program did not start (named), 2: configuration
+    unreadable or credentials refused. With ``--reload-app NAME`` (the project's
+    distribution) a gunicorn master is *reloaded* where ``reloadable`` allows (SIGHUP,
+    then waited for until none of its old workers is left): gunicorn_reload.py, whose
+    text essay/deploy/commands.py puts in front of this one's -- one program.
 
 The server URL comes from ``[supervisorctl] serverurl`` (``unix://``, or ``http://`` with
 ``username``/``password``, supervisor's ``%(here)s`` and ``%(ENV_X)s`` expanded), as
@@ -23,7 +23,6 @@ supervisorctl reads it; default ``http://localhost:9001``.
 import configparser
 import http.client
 import os
-import re
 import socket
 import sys
 import time
@@ -33,6 +32,7 @@ NOT_RUNNING, NO_WORKERS = 7, 5
 MODES = ("pid", "status", "restart", "start-workers", "stop-workers")
 STARTING, RUNNING, BACKOFF, STOPPING = 10, 20, 30, 40   # supervisor.states.ProcessStates
 FAULTS_OK_TO_IGNORE = {60, 70}                            # ALREADY_STARTED, NOT_RUNNING
+# reloadable, children, reloaded: from gunicorn_reload.py, whose text comes first
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -114,63 +114,6 @@ def update(rpc):
     return set(added) | set(changed)
 
 
-def installed_since(when, own):
-    """Distributions but ``own`` whose dist-info directory in this Python's site-packages
-    is newer than ``when`` (epoch s). Run with ``-S``, Python has not read pyvenv.cfg:
-    the venv is found beside sys.executable, its paths asked of sysconfig."""
-    import sysconfig
-
-    prefix = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
-    if not os.path.isfile(os.path.join(prefix, "pyvenv.cfg")):
-        prefix = sys.prefix
-    scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
-    paths = sysconfig.get_paths(scheme, vars={"base": prefix, "platbase": prefix})
-    norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731  (PEP 503)
-    found = set()
-    for site in {paths["purelib"], paths["platlib"]}:
-        for e in (os.scandir(site) if os.path.isdir(site) else ()):
-            name = e.name[:-len(".dist-info")].rsplit("-", 1)[0]
-            if e.name.endswith(".dist-info") and e.stat().st_mtime > when and \
-                    norm(name) != norm(own):
-                found.add(name)
-    return sorted(found)
-
-
-def read(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
-def reloadable(info, fresh, own, colour):
-    """Why ``info``'s program needs a cold restart, or None if a SIGHUP will do: a gunicorn
-    master that read essay's {colour}/gunicorn.conf.py (its post_fork hook gives new workers
-    the colour's environment as it is now), with no secret removed and nothing it may
-    have imported (any distribution but ``own``) installed since it started."""
-    pid, start = info["pid"], info["start"]
-    argv = read("/proc/%d/cmdline" % pid).split(b"\0")
-    hook = os.path.join(colour, "gunicorn.conf.py")
-    if info["state"] != RUNNING or info["group"] in fresh:
-        return "not running" if info["state"] != RUNNING else "just (re)added"
-    if not any(os.path.basename(a) == b"gunicorn" for a in argv[:2]):
-        return "not gunicorn"
-    if any(a.split(b"=")[0] in (b"--config", b"--preload") or
-           (a.startswith(b"-c") and not a.startswith(b"--")) for a in argv) or \
-            b"\0GUNICORN_CMD_ARGS=" in b"\0" + read("/proc/%d/environ" % pid):
-        return "its own -c, --preload or GUNICORN_CMD_ARGS"
-    if os.path.realpath("/proc/%d/cwd" % pid) != os.path.realpath(colour) or \
-            not os.path.isfile(hook) or os.stat(hook).st_mtime > start:
-        return "started without essay's gunicorn.conf.py"
-    secrets = os.path.join(os.path.dirname(colour), "secrets.env")
-    if os.path.exists(secrets) and os.stat(secrets).st_mtime > start:
-        return "the secrets changed since it started"
-    newer = installed_since(start, own)
-    return ("installed since it started: " + ", ".join(newer[:3]) +
-            (", ..." if len(newer) > 3 else "")) if newer else None
-
-
 def full_name(info):
     return info["name"] if info["group"] == info["name"] else \
         "%s:%s" % (info["group"], info["name"])
@@ -206,24 +149,25 @@ def restart(rpc, workers, timeout, own=None, colour=""):
     """Stop every chosen program at once, wait until they are down, start them at once,
     wait until each is RUNNING or failed (with ``own``: reload the gunicorn masters that
     can be, see the module's doc). False if one did not start."""
-    fresh = update(rpc)
-    cold = []
+    fresh, cold, hup = update(rpc), [], {}
     for info in rpc.supervisor.getAllProcessInfo():
         name = full_name(info)
         if info["name"].startswith("worker-"):
             if workers:
                 cold.append(name)
             continue
-        why = reloadable(info, fresh, own, colour) if own else "no --reload-app"
+        why = "no --reload-app" if not own else "not running" if info["state"] != RUNNING \
+            else "just (re)added" if info["group"] in fresh \
+            else reloadable(info["pid"], info["start"], own, colour)
         if why is None:
+            hup[name] = (info["pid"], children(info["pid"]))
             rpc.supervisor.signalProcess(name, "HUP")
-            print("%s: reloaded (SIGHUP: new workers, the same master)" % name)
         else:
             cold.append(name)
             if own:
                 print("%s: a cold restart (%s)" % (name, why))
     stop(rpc, cold, timeout)
-    return start(rpc, cold, timeout)
+    return start(rpc, cold, timeout) & reloaded(hup, time.monotonic() + timeout)
 
 
 def start(rpc, names, timeout):
