@@ -270,6 +270,25 @@ def test_redeploying_the_same_version_is_idempotent(rig, project, good):
     assert colour_state(rig, "b") == b_before     # the other colour: not touched at all
 
 
+def test_a_new_version_reloads_gunicorn_and_its_new_workers_see_the_new_environment(
+        rig, project, good):
+    """Only the project's own distribution changed: each gunicorn master is reloaded
+    (SIGHUP, the same pid) instead of restarted, and its new workers -- forks of a master
+    essay-exec started for v1 -- answer with v2 and ESSAY_VERSION=v2 (essay's
+    gunicorn.conf.py hook). Then the redeploy of v1 reloads them back."""
+    v1, v2 = good
+    ensure(rig, project, "a", v1)
+    for old, new in ((v1, v2), (v2, v1)):
+        masters = {h: colour_state(rig, "a")[h][1:3] for h in WEB}
+        es(project, "deploy", new, "--color", "a", "--force")
+        for h in WEB:
+            assert colour_state(rig, "a")[h][1:3] == masters[h], "restarted, not reloaded"
+            for port in PORTS["a"]:
+                assert served(rig, h, port) == new
+                env = json.loads(rig.http_get(h, port, "/env")[1])
+                assert env["ESSAY_VERSION"] == new and env["ESSAY_COLOR"] == "a", env
+
+
 def test_status_shows_both_colours(rig, project, good):
     v1, v2 = good
     ensure(rig, project, "a", v1)
