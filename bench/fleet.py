@@ -99,6 +99,14 @@ class Index:
         return sum(c < 400 for c in codes), sum(c >= 400 for c in codes)
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, all) jiffies of the whole machine (/proc/stat): every rig host, wrk, nginx
+    and the client share its cores."""
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    return sum(t) - t[3] - t[4], sum(t)    # idle, iowait
+
+
 def channels(rig, hosts) -> tuple[float, int]:
     """Mean and max session channels (exec + sftp + shell) per host since rig.mark."""
     per = [sum(rig.channels(h).get(k, 0) for k in ("exec", "sftp", "shell")) for h in hosts]
@@ -131,10 +139,10 @@ def measure(rig, proj, index, n, v1, v2, installer, parallel, round_, profile,
     load = Load(f"http://{rig.address(rig.lb)}:8080/")
     try:
         time.sleep(1)
-        t0 = time.perf_counter()
+        t0, busy0 = time.perf_counter(), machine_cpu()
         roll = es_measured(proj, "deploy", v2, "--color", "b")
         flip = es_measured(proj, "flip", "b")
-        rollout = time.perf_counter() - t0
+        rollout, busy1 = time.perf_counter() - t0, machine_cpu()
         time.sleep(1)
     finally:
         wrk = load.stop()
@@ -149,14 +157,15 @@ def measure(rig, proj, index, n, v1, v2, installer, parallel, round_, profile,
             "cpu": roll["cpu"], "rss": max(first_a["rss_mb"], roll["rss_mb"]),
             "channels": (mean, most), "channels_first": ch_first,
             "index": (served, failed), "index_first": (served_first, failed_first),
-            "wrk": (wrk["requests"], wrk["non2xx"] + wrk["socket_errors"])}
+            "wrk": (wrk["requests"], wrk["non2xx"] + wrk["socket_errors"]),
+            "busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])}
 
 
 def table(rows: list[dict], base_cpu: float) -> str:
     out = ["| N web hosts (+2 lbs) | rollout: deploy + flip (s) | first deploy a / b (s) | "
            "client CPU per host: whole / marginal (ms) | SSH channels per web host | "
            "index requests served / failed (rollout; first deploy) | peak client RSS (MiB) | "
-           "wrk requests / failed (rollout) |", "|" + "---|" * 8]
+           "wrk requests / failed (rollout) | machine CPU busy (rollout) |", "|" + "---|" * 9]
     for r in rows:
         n = r["n"]
         marginal = (r["cpu"] - base_cpu) / (n - 1) * 1000 if n > 1 else float("nan")
@@ -165,7 +174,8 @@ def table(rows: list[dict], base_cpu: float) -> str:
             f"{r['first'][0]:.1f} / {r['first'][1]:.1f} | {r['cpu'] / n * 1000:.0f} / "
             f"{marginal:.1f} | {r['channels'][0]:.2f} (max {r['channels'][1]}) | "
             f"{r['index'][0]} / {r['index'][1]}; {r['index_first'][0]} / "
-            f"{r['index_first'][1]} | {r['rss']:.0f} | {r['wrk'][0]} / {r['wrk'][1]} |")
+            f"{r['index_first'][1]} | {r['rss']:.0f} | {r['wrk'][0]} / {r['wrk'][1]} | "
+            f"{r['busy']:.0%} |")
     return "\n".join(out)
 
 
