@@ -75,7 +75,9 @@ def children(pid):
 def reloaded(hup, deadline):
     """Wait until every SIGHUP'd master has none of its old workers left (they answer
     with the old code until they exit) and has new ones. False if one has not by
-    ``deadline``; a master that exited is left to supervisord and the health gate."""
+    ``deadline``. A master that exited (its new workers could not boot, say) is left to
+    supervisord and the health gate, and said so -- when it exits before its old workers
+    do; if not, "reloaded" is printed and the health gate fails it all the same."""
     ok = True
     for name, (pid, old) in sorted(hup.items()):
         while os.path.isdir("/proc/%d" % pid) and time.monotonic() < deadline:
@@ -83,8 +85,12 @@ def reloaded(hup, deadline):
             if now and not now & old:
                 break
             time.sleep(0.05)
-        done = not os.path.isdir("/proc/%d" % pid) or not children(pid) & old
-        ok &= done
-        print("%s: %s" % (name, "reloaded (SIGHUP: new workers, the same master)" if done
-                          else "ERROR (reload: old workers still running)"))
+        if not os.path.isdir("/proc/%d" % pid):
+            print("%s: its master exited after SIGHUP (see its log; supervisord restarts "
+                  "it, the health gate decides)" % name)
+        elif children(pid) & old:
+            ok = False
+            print("%s: ERROR (reload: old workers still running)" % name)
+        else:
+            print("%s: reloaded (SIGHUP: new workers, the same master)" % name)
     return ok
