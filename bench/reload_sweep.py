@@ -1,0 +1,79 @@
+"""Deploys that reload gunicorn, swept over the gaps, under load through 2 lbs --
+``python3 bench/reload_sweep.py [--gaps 0.5,1,2,3,5,10]``.
+
+Starts its own rig (2 web hosts, 2 lbs; needs root), a project with its own pypiserver,
+and runs wrk through both lbs (tests/traffic_mix.py: keep-alive GETs, keep-alive POSTs
+with a body, 3 s and 8 s requests). For each gap G, in turn for each colour X (the other
+one Y live): flip to Y while X's slow requests are in flight, deploy a new version into X
+0.2 s later (only the app changed: a reload, its old workers draining), wait G, flip to
+X, wait G. Prints wrk's own counts per lb and kind and the bad lines of each nginx
+error.log. Never fails on a number.
+
+Rig tag and subnet: ESSAY_RIG_TAG + "r" and the subnet after ESSAY_RIG_SUBNET's + 4.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
+
+from rig import Rig  # noqa: E402
+from rig_project import running_project  # noqa: E402
+from traffic_mix import Load, MixResult, bad_log_lines, error_log_size  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gaps", default="0.5,1,2,3,5,10")
+    args = ap.parse_args(argv)
+    gaps = [float(g) for g in args.gaps.split(",")]
+    a, b, c = os.environ.get("ESSAY_RIG_SUBNET", "10.200.0").split(".")
+    tag, subnet = os.environ.get("ESSAY_RIG_TAG", "es") + "r", f"{a}.{b}.{int(c) + 4}"
+    with tempfile.TemporaryDirectory(prefix="essay-sweep-") as work, \
+            Rig(n_web=2, n_lb=2, tag=tag, subnet=subnet) as rig, \
+            running_project(rig, Path(work)) as proj:
+
+        def es(*a):
+            return proj.es(*a, check=True)
+
+        versions = [proj.build(), proj.build()]
+        es("deploy", versions[0], "--color", "a")
+        es("deploy", versions[1], "--color", "b")
+        es("flip", "a")
+        marks = {lb: error_log_size(rig, lb) for lb in rig.lbs}
+        load = Load({lb: f"http://{rig.address(lb)}:8080" for lb in rig.lbs},
+                    seconds=3600).start()
+        done, t0, live, n = [], time.monotonic(), "a", 0
+        try:
+            time.sleep(3)
+            for gap in gaps:
+                for _ in range(2):
+                    idle, live = live, "b" if live == "a" else "a"
+                    es("flip", live)
+                    time.sleep(0.2)
+                    n += 1
+                    es("deploy", versions[n % 2], "--color", idle)   # a new version: reload
+                    time.sleep(gap)
+                    es("flip", idle)
+                    live = idle
+                    done.append((gap, round(time.monotonic() - t0, 1)))
+                    print(f"{time.monotonic() - t0:6.1f}s gap {gap}: flip, deploy into the "
+                          f"just-live colour, flip to it", flush=True)
+                    time.sleep(gap)
+            time.sleep(9)
+        finally:
+            counts = load.stop()
+        result = MixResult(counts, {lb: bad_log_lines(rig, lb, marks[lb]) for lb in rig.lbs},
+                           done, time.monotonic() - t0)
+        print(f"\nreload sweep, gaps {gaps}:\n{result.summary()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
