@@ -39,6 +39,21 @@ class Context:
         config.require(self.cfg)
         return Executor.from_config(self.cfg, self.reporter, dry_run=dry_run, parallel=parallel)
 
+    def connect_soon(self, roles, dry_run: bool = False) -> None:
+        """Start connecting to these roles' hosts while the command is still being imported
+        and built (:meth:`Executor.connect_soon`): called once its arguments are valid
+        (bad input opens no connection). Anything wrong with the configuration is left
+        for the command to say."""
+        if dry_run:
+            return
+        from essay.errors import EssayError
+
+        try:
+            ex = self.executor()
+            ex.connect_soon([h for role in roles for h in self.cfg.hosts(role)])
+        except EssayError:
+            pass
+
 
 def cli_config(ctx: Context, as_json: bool = False) -> int:
     """``es config``: the resolved configuration, defaults filled in, secrets redacted."""

@@ -128,3 +128,42 @@ def test_local_host_runs_the_same_script_without_ssh():
     with Executor(Reporter(quiet=True)) as ex:
         r = ex.run({"local": _whoami()})["local"]
     assert r.ok and r.value("home") == os.path.expanduser("~")
+
+
+def test_openssh_connect_soon_is_the_one_login_the_script_then_uses(rig_home, monkeypatch):
+    """A cold command connects while it is still being built (``connect_soon``): the
+    script then runs on that connection -- one login, one exec channel (``-N`` opens no
+    session)."""
+    import tempfile
+
+    rig = rig_home
+    monkeypatch.setenv("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="es", dir="/tmp"))  # cold
+    rig.mark("lb")
+    with Executor(Reporter(quiet=True), openssh_hosts=True) as ex:
+        ex.connect_soon(["lb"])
+        r = ex.run({"lb": _whoami()})["lb"]
+    assert r.ok and r.value("user") == rig.user("lb")
+    assert rig.connections("lb") == 1 and rig.channels("lb")["exec"] == 1
+
+
+def test_openssh_connect_soon_to_a_silent_host_fails_once(monkeypatch):
+    """The early connection's failure is the command's: one line, after one timeout, not
+    a second wait by the script's own ssh. (The host: a local port that accepts TCP and
+    never says a word: ssh gives up at ConnectTimeout, during the banner exchange.)"""
+    import socket
+    import tempfile
+    import time
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="es", dir="/tmp"))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        gone = f"nobody@127.0.0.1:{silent.getsockname()[1]}"
+        with Executor(Reporter(quiet=True), openssh_hosts=True, connect_timeout=2) as ex:
+            start = time.monotonic()
+            ex.connect_soon([gone])
+            r = ex.run({gone: _whoami()})[gone]
+            took = time.monotonic() - start
+    assert not r.ok and r.error.startswith(gone + ":") and "\n" not in r.error, r.error
+    assert "timed out" in r.error, r.error
+    assert took < 3.5, took   # one ConnectTimeout (2 s), not two

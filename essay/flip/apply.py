@@ -165,6 +165,7 @@ def cli_apply(ctx, message=None, dry_run=False) -> int:
     if message:
         check_message(message)
     _lbs(ctx.cfg)
+    ctx.connect_soon(("lb",), dry_run)
     op = Operation("nginx apply", message or "")
     with ctx.executor(dry_run=dry_run) as ex:
         reloaded = apply(ctx, ex, op)

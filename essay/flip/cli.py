@@ -5,14 +5,16 @@ several lb hosts they flip in parallel; if any fails, the ones that flipped are 
 """
 from __future__ import annotations
 
-from essay import render
-from essay.conf_check import check_conf
+from typing import TYPE_CHECKING
+
 from essay.errors import EssayError, UsageError
-from essay.flip.commands import SITE_CHANGED, flip_script, revert_script
-from essay.lb import raise_for
-from essay.remote import hosts as hostmod
-from essay.state import Operation
 from essay.validate import check_color, check_message, check_weight
+
+if TYPE_CHECKING:
+    from essay.state import Operation
+
+# The rest is imported where it is used: a command validates its arguments, then starts
+# connecting to the lbs (Context.connect_soon) while these load and the script is built.
 
 
 def _lbs(cfg) -> list[str]:
@@ -28,6 +30,13 @@ def switch(ctx, command: str, color: str | None = None, weight: int | None = Non
     """Flip (or roll back) every lb host; returns {host: HostResult}. Raises on failure,
     after putting back any lb that had flipped. A changed site file is applied first, on
     every lb, as its own reload (:mod:`essay.flip.apply`), and the flip run again."""
+    from essay import render
+    from essay.conf_check import check_conf
+    from essay.flip.commands import flip_script
+    from essay.lb import raise_for
+    from essay.remote import hosts as hostmod
+    from essay.state import Operation
+
     cfg, rep = ctx.cfg, ctx.reporter
     lbs = _lbs(cfg)
     hostmod.prefetch(cfg.hosts("web"))   # their addresses, resolved while the rest is built
@@ -109,12 +118,16 @@ def interrupted(command: str, where: dict) -> str:
 def _site_changed(results) -> bool:
     """Some lb stopped at the site step because the site file changed, none for a worse
     reason."""
+    from essay.flip.commands import SITE_CHANGED
+
     codes = {r.failed_step.rc for r in results.values() if r.failed_step is not None}
     return SITE_CHANGED in codes and codes <= {SITE_CHANGED}
 
 
 def _put_back(ctx, ex, op, command, results):
     """If some lbs flipped and others did not: put the ones that flipped back."""
+    from essay.flip.commands import revert_script
+
     flipped = [r for r in results.values() if r.ok]
     if len(flipped) != len(results) and flipped:
         for r in flipped:
@@ -140,6 +153,8 @@ def cli_flip(ctx, color, weight=None, message=None, dry_run=False) -> int:
         check_weight(weight)
     if message:
         check_message(message)
+    _lbs(ctx.cfg)
+    ctx.connect_soon(("lb",), dry_run)
     results = switch(ctx, "flip", color, weight, message=message or "", dry_run=dry_run)
     if dry_run:
         ctx.reporter.outcome("dry run: nothing changed")
@@ -158,7 +173,10 @@ def cli_rollback(ctx, to=None, message=None, dry_run=False) -> int:
         _lbs(ctx.cfg)
         # refuse a bad or unknown version before anything is locked on the lbs
         to = versions.resolve(ctx.cfg.index_url, ctx.cfg.name, to)
+        ctx.connect_soon(("lb",), dry_run)
         return rollback_to(ctx, to, message or "", dry_run)
+    _lbs(ctx.cfg)
+    ctx.connect_soon(("lb",), dry_run)
     results = switch(ctx, "rollback", rollback=True, message=message or "", dry_run=dry_run)
     if dry_run:
         ctx.reporter.outcome("dry run: nothing changed")

@@ -98,6 +98,18 @@ class Executor:
     def uses_openssh(self, host: str) -> bool:
         return self.openssh_hosts is True or host in self.openssh_hosts
 
+    def connect_soon(self, hosts) -> None:
+        """Start connecting to ``hosts`` now, in the background, where a connection can be
+        kept (OpenSSH, a private control directory): what the command still imports and
+        builds overlaps the handshakes (a cold ``es rollback``, docs/performance.md)."""
+        if self.dry_run or not self.control_persist:
+            return
+        early = {}
+        for h in hosts:
+            if self.uses_openssh(h) and not hostmod.is_local(h) and openssh.control_for(h):
+                early[h] = self._ssh_argv(h, None)
+        openssh.connect_soon(early)
+
     # -- running ---------------------------------------------------------------------
 
     def run(self, scripts: Mapping[str, Script]) -> dict[str, HostResult]:
@@ -143,6 +155,7 @@ class Executor:
             if hostmod.is_local(host):
                 output, exited = _run_local(text, sink)
             elif self.uses_openssh(host):
+                openssh.connected(host, self.connect_timeout + 5)
                 output, exited = openssh.run(self._ssh_argv(host, "bash -s 2>&1"), text,
                                              lambda read: _pump(read, sink))
             else:
@@ -213,7 +226,7 @@ class Executor:
 
     # -- connections -----------------------------------------------------------------
 
-    def _ssh_argv(self, host: str, command: str, tty: bool = False) -> list[str]:
+    def _ssh_argv(self, host: str, command: str | None, tty: bool = False) -> list[str]:
         return openssh.argv(host, command, connect_timeout=self.connect_timeout,
                             accept_new=self.accept_new_host_keys, persist=self.control_persist,
                             control=openssh.control_for(host) if self.control_persist else None,

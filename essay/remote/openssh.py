@@ -81,11 +81,12 @@ def _private_dir(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
-def argv(host: str, command: str, *, connect_timeout: float, accept_new: bool,
+def argv(host: str, command: str | None, *, connect_timeout: float, accept_new: bool,
          persist: int, control: str | None, tty: bool = False) -> list[str]:
     """The ``ssh`` command line that runs ``command`` (one shell word) on ``host``
     (``[user@]name[:port]``). ``control``: the sockets' directory, None for no kept
-    connection."""
+    connection. ``command`` None: only connect (``-N``), which with a kept connection
+    returns once it is up (:func:`connect_soon`)."""
     user, name, port = hostmod.split(host)
     timeout = max(1, round(connect_timeout))
     out = ["ssh", *config_args(), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
@@ -102,8 +103,9 @@ def argv(host: str, command: str, *, connect_timeout: float, accept_new: bool,
         out += ["-p", str(port)]
     if user:
         out += ["-l", user]
-    out += ["-t" if tty else "-T", "--", name, command]
-    return out
+    if command is None:
+        return out + ["-N", "-T", "--", name]
+    return out + ["-t" if tty else "-T", "--", name, command]
 
 
 _PATTERNS = [
@@ -162,6 +164,45 @@ def run(args: list[str], text: str, pump) -> tuple[str, int]:
     return output, code
 
 
+_early: dict = {}   # host -> the Popen of its connect_soon
+_early_lock = threading.Lock()
+
+
+def connect_soon(args_by_host: dict) -> None:
+    """Start the kept connections to these hosts now, without waiting (``args``: from
+    :func:`argv` with ``command=None`` and a control directory): a command calls this as
+    soon as it knows its hosts, and its handshakes overlap what it still has to import
+    and build. :func:`run` waits for the host's one first. A host already connected
+    costs one short local round trip."""
+    with _early_lock:
+        for host, args in args_by_host.items():
+            if host not in _early:
+                _early[host] = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                                stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.PIPE)
+
+
+def connected(host: str, timeout: float) -> None:
+    """Wait for ``host``'s :func:`connect_soon` (if any). Raises :class:`Failed` with its
+    diagnostics if it could not connect, so the command does not wait for a second
+    timeout; one that takes longer than ``timeout`` is given up (the command's own
+    ``ssh`` then connects, with its own timeouts)."""
+    with _early_lock:
+        proc = _early.pop(host, None)
+    if proc is None:
+        return
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        code = None
+    errors = proc.stderr.read()
+    proc.stderr.close()
+    if code == 255:
+        raise Failed(errors.decode("utf-8", "replace"))
+
+
 _names: dict = {}   # name -> Future of its HostName
 _names_lock = threading.Lock()
 _pool = None
@@ -210,5 +251,5 @@ def control_for(host: str) -> str | None:
     return path
 
 
-__all__ = ["Failed", "argv", "available", "error_message", "hostnames", "resolve_soon", "run",
-           "control_for"]
+__all__ = ["Failed", "argv", "available", "connect_soon", "connected", "control_for",
+           "error_message", "hostnames", "resolve_soon", "run"]
