@@ -15,8 +15,6 @@ It owns what no builder should think about:
 """
 from __future__ import annotations
 
-import codecs
-import io
 import os
 import subprocess
 import threading
@@ -32,42 +30,8 @@ from essay.remote import hosts as hostmod
 from essay.remote import openssh
 from essay.remote import summary
 from essay.remote.errors import connect_error, step_error
-from essay.remote.script import MARK, HostResult, Script, parse
-
-
-class _Progress(io.TextIOBase):
-    """A sink for the remote output: reports each step as its marker arrives."""
-
-    def __init__(self, host: str, script: Script, reporter: Reporter):
-        self.host, self.script, self.reporter = host, script, reporter
-        self.report = script.progress
-        self.buf = ""
-        self.started: dict[int, float] = {}
-        self.ended: dict[int, float] = {}
-
-    def write(self, s):
-        self.buf += s
-        while "\n" in self.buf:
-            line, self.buf = self.buf.split("\n", 1)
-            if not line.startswith(MARK):
-                continue
-            parts = line[len(MARK):].split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                n = int(parts[1])
-                now = time.monotonic()
-                if parts[0] == "step":
-                    self.started[n] = now
-                    if self.report:
-                        self.reporter.event(Event("step", self.host, n, at=now))
-                elif parts[0] == "end":
-                    self.ended[n] = now
-                    if self.report:
-                        rc = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
-                        self.reporter.event(Event("step_end", self.host, n, rc, at=now))
-        return len(s)
-
-    def flush(self):
-        pass
+from essay.remote.progress import Progress, pump
+from essay.remote.script import HostResult, Script, parse
 
 
 class Executor:
@@ -147,7 +111,7 @@ class Executor:
 
     def run_one(self, host: str, script: Script) -> HostResult:
         start = time.monotonic()
-        sink = _Progress(host, script, self.reporter)
+        sink = Progress(host, script, self.reporter)
         text = script.render()
         try:
             with self._lock:
@@ -157,7 +121,7 @@ class Executor:
             elif self.uses_openssh(host):
                 openssh.connected(host, self.connect_timeout + 5)
                 output, exited = openssh.run(self._ssh_argv(host, "bash -s 2>&1"), text,
-                                             lambda read: _pump(read, sink))
+                                             lambda read: pump(read, sink))
             else:
                 output, exited = _run_channel(self._connection(host), text, sink)
             res = parse(script, output, host)
@@ -265,21 +229,6 @@ class Executor:
         self.close()
 
 
-def _pump(read, sink) -> str:
-    """Read chunks until EOF, feeding the progress sink; returns all output."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    chunks = []
-    while True:
-        data = read(65536)
-        if not data:
-            break
-        text = decoder.decode(data)
-        chunks.append(text)
-        sink.write(text)
-    chunks.append(decoder.decode(b"", final=True))
-    return "".join(chunks)
-
-
 def _run_channel(conn, text: str, sink) -> tuple[str, int]:
     """One exec channel: ``bash -s``, the script on its stdin, stderr merged."""
     chan = conn.client.get_transport().open_session()
@@ -288,7 +237,7 @@ def _run_channel(conn, text: str, sink) -> tuple[str, int]:
         chan.exec_command("bash -s")
         chan.sendall(text.encode())
         chan.shutdown_write()
-        output = _pump(chan.recv, sink)
+        output = pump(chan.recv, sink)
         return output, chan.recv_exit_status()
     finally:
         chan.close()
@@ -300,7 +249,7 @@ def _run_local(text: str, sink) -> tuple[str, int]:
                             stderr=subprocess.STDOUT, cwd=os.path.expanduser("~"))
     proc.stdin.write(text.encode())
     proc.stdin.close()
-    output = _pump(lambda n: os.read(proc.stdout.fileno(), n), sink)
+    output = pump(lambda n: os.read(proc.stdout.fileno(), n), sink)
     proc.stdout.close()
     return output, proc.wait()
 
