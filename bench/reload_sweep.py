@@ -3,11 +3,12 @@
 
 Starts its own rig (2 web hosts, 2 lbs; needs root), a project with its own pypiserver,
 and runs wrk through both lbs (tests/traffic_mix.py: keep-alive GETs, keep-alive POSTs
-with a body, 3 s and 8 s requests). For each gap G, in turn for each colour X (the other
-one Y live): flip to Y while X's slow requests are in flight, deploy a new version into X
-0.2 s later (only the app changed: a reload, its old workers draining), wait G, flip to
-X, wait G. Prints wrk's own counts per lb and kind and the bad lines of each nginx
-error.log. Never fails on a number.
+with a body, 3 s and 8 s requests). tests/traffic_mix.py's ``reload_chain`` with each gap
+G twice (once into each colour): flip away from the live colour X while its slow
+requests are in flight, deploy a new version into X 0.2 s later (only the app changed: a
+reload, its old workers draining), wait G; the next flip goes to X. The CI test runs the
+same chain once over 0.5, 1, 3 and 10 s. Prints wrk's own counts per lb and kind and the
+bad lines of each nginx error.log. Never fails on a number.
 
 Rig tag and subnet: ESSAY_RIG_TAG + "r" and the subnet after ESSAY_RIG_SUBNET's + 4.
 """
@@ -25,7 +26,8 @@ sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
 from rig import Rig  # noqa: E402
 from rig_project import running_project  # noqa: E402
-from traffic_mix import Load, MixResult, bad_log_lines, error_log_size  # noqa: E402
+from traffic_mix import (Load, MixResult, bad_log_lines, error_log_size,  # noqa: E402
+                         reload_chain)
 
 
 def main(argv=None) -> int:
@@ -42,30 +44,26 @@ def main(argv=None) -> int:
         def es(*a):
             return proj.es(*a, check=True)
 
-        versions = [proj.build(), proj.build()]
+        versions = [proj.build(), proj.build(), proj.build()]
         es("deploy", versions[0], "--color", "a")
         es("deploy", versions[1], "--color", "b")
         es("flip", "a")
         marks = {lb: error_log_size(rig, lb) for lb in rig.lbs}
         load = Load({lb: f"http://{rig.address(lb)}:8080" for lb in rig.lbs},
                     seconds=3600).start()
-        done, t0, live, n = [], time.monotonic(), "a", 0
+        done, t0 = [], time.monotonic()
+
+        def op(args, gap):
+            es(*args)
+            done.append((args, gap, round(time.monotonic() - t0, 1)))
+            print(f"{time.monotonic() - t0:6.1f}s es {' '.join(args)}; next in {gap}s",
+                  flush=True)
+            time.sleep(gap)
+
         try:
             time.sleep(3)
-            for gap in gaps:
-                for _ in range(2):
-                    idle, live = live, "b" if live == "a" else "a"
-                    es("flip", live)
-                    time.sleep(0.2)
-                    n += 1
-                    es("deploy", versions[n % 2], "--color", idle)   # a new version: reload
-                    time.sleep(gap)
-                    es("flip", idle)
-                    live = idle
-                    done.append((gap, round(time.monotonic() - t0, 1)))
-                    print(f"{time.monotonic() - t0:6.1f}s gap {gap}: flip, deploy into the "
-                          f"just-live colour, flip to it", flush=True)
-                    time.sleep(gap)
+            reload_chain(op, "a", {"a": versions[0], "b": versions[1]}, versions,
+                         [g for g in gaps for _ in range(2)])
             time.sleep(9)
         finally:
             counts = load.stop()

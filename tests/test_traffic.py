@@ -2,8 +2,9 @@
 
 Load through both lbs (keep-alive GETs, keep-alive POSTs with a body, 3 s requests) for
 at least 2 minutes while at least 20 flips and rollbacks run with gaps of 0.5 to 3 s, a
-canary, and a deploy into the colour that was live a moment ago while 3 s requests are in
-flight on it. Zero non-2xx, zero socket errors (wrk's own counts) and nothing bad in
+canary, and deploys into the colour that was live a moment ago while 3 s requests are in
+flight on it (a reload: its old workers drain them), followed by gaps of 0.5, 1, 3 and
+10 s before the flip to it. Zero non-2xx, zero socket errors (wrk's own counts) and nothing bad in
 either nginx's error.log. (tests/traffic_mix.py; bench/soak.py runs the same for longer,
 and with the old templates to show the failure.)
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rig import extra_rig
-from traffic_mix import GAPS, run_mix
+from traffic_mix import DEPLOY_GAPS, GAPS, run_mix
 
 pytestmark = [pytest.mark.rig, pytest.mark.slow]
 
@@ -74,6 +75,8 @@ def test_zero_failed_requests_through_two_lbs_whatever_the_timing(rig2, es2, pro
     flips = [args for args, _, _ in result.ops if args[0] in ("flip", "rollback")]
     assert len(flips) >= 20, result.ops
     assert set(GAPS) <= {gap for _, gap, _ in result.ops}
+    # deploys into the colour live 0.2 s before (gunicorn reloads), each gap after one
+    assert sorted(gap for args, gap, _ in result.ops if args[0] == "deploy") == DEPLOY_GAPS
     assert any("--weight" in args for args, _, _ in result.ops)
     assert {lb for lb, _ in result.counts} == {"lb", "lb2"}
     for key, c in result.counts.items():

@@ -36,6 +36,8 @@ LOADS = [("get", 1, 8, "/", GET_LUA, ["--timeout", "10s"]),
          ("long", 1, 4, "/slow?seconds=8", None, ["--timeout", "20s"])]
 #: gaps between operations, seconds: every one of these occurs
 GAPS = [0.5, 1, 1.5, 2, 2.5, 3]
+#: gaps after each deploy into the colour that was live a moment ago (:func:`reload_chain`)
+DEPLOY_GAPS = [0.5, 1, 3, 10]
 #: nginx error.log lines that mean a request suffered (levels error and above, and nginx
 #: marking servers down)
 BAD_LOG = re.compile(r"\[(error|crit|alert|emerg)\]|temporarily disabled|no live upstreams")
@@ -137,14 +139,29 @@ class MixResult:
         return "\n".join(rows)
 
 
+def reload_chain(op, live: str, held: dict, versions, gaps) -> str:
+    """For each gap G: flip away from the ``live`` colour while its slow requests are in
+    flight, 0.2 s later deploy into it a version neither colour has (only the app
+    changed: gunicorn reloads, its old workers draining those requests), then wait G. The
+    next flip goes to the colour deployed G seconds before, the next deploy into the
+    other colour; a last flip goes to the last one deployed. ``held``: {colour: version},
+    kept up to date; ``op(args, gap)`` runs es and waits. Returns the live colour."""
+    for gap in gaps:
+        idle, live = live, "b" if live == "a" else "a"
+        op(("flip", live), 0.2)
+        version = next(v for v in versions if v not in held.values())
+        op(("deploy", version, "--color", idle), gap)
+        held[idle] = version
+    op(("flip", idle), 2.5)
+    return idle
+
+
 def run_mix(rig, es, versions, min_seconds=120, n_pairs=10, log=print) -> MixResult:
     """Colour a (versions[0]) live and b (versions[1]) deployed; then under load:
-    ``n_pairs`` flip/rollback pairs with the GAPS, canaries (b at 30%, then 2%), a flip to b
-    while 3 s requests are in flight on a, a deploy of versions[2] into a (the colour
-    that was live a moment ago) during those requests, a flip to it and a rollback; then
-    more pairs until ``min_seconds`` have passed. ``es(*args)`` runs es and asserts
+    ``n_pairs`` flip/rollback pairs with the GAPS, canaries (b at 30%, then 2%), the
+    :func:`reload_chain` over DEPLOY_GAPS (versions[2] joins the rotation), a flip to a;
+    then more pairs until ``min_seconds`` have passed. ``es(*args)`` runs es and asserts
     success."""
-    v3 = versions[2]
     urls = {lb: f"http://{rig.address(lb)}:8080" for lb in rig.lbs}
     marks = {lb: error_log_size(rig, lb) for lb in rig.lbs}
     load = Load(urls, seconds=int(min_seconds) + 600).start()
@@ -166,10 +183,10 @@ def run_mix(rig, es, versions, min_seconds=120, n_pairs=10, log=print) -> MixRes
         # requests -- the keep-alive race of issue 9 in its natural habitat
         op(("flip", "b", "--weight", "2"), 10)
         op(("rollback",), 3)
-        time.sleep(1)                                    # slow requests in flight on a ...
-        op(("flip", "b"), 0.2)                           # ... a is idle now, they finish
-        op(("deploy", v3, "--color", "a"), 1)            # the just-live colour, draining
-        op(("flip", "a"), 2.5)
+        time.sleep(1)                                    # slow requests in flight on a
+        held = {"a": versions[0], "b": versions[1]}
+        if reload_chain(op, "a", held, versions, DEPLOY_GAPS) != "a":
+            op(("flip", "a"), 2.5)
         i = 0
         while time.monotonic() - t0 < min_seconds:
             for args, gap in operations(1, GAPS[i % len(GAPS):] + GAPS[:i % len(GAPS)]):
