@@ -135,6 +135,52 @@ def test_a_waiting_job_holds_no_worker_thread(queue):
     assert any(x.startswith("waiting for its turn") for x in b["log"] + c["log"]), b
 
 
+def test_a_queued_job_can_be_cancelled_and_never_runs(queue):
+    """Cancelled on its page by a deployer, or through the API: a queued job never runs;
+    a running one is not cancelled (409); a viewer, or no token, cancels nothing."""
+    from server_util import add_user
+
+    for name, role in (("dee", "deployer"), ("vic", "viewer")):
+        add_user(queue.path, queue.env, name, role)
+    queue.gate.unlink(missing_ok=True)
+    first, second, third, fourth = (queue.push() for _ in range(4))
+    queue.testing(first)                          # the first holds staging's turn
+
+    def cancel_api(job_id, token=queue.token):
+        status, body, _ = Browser(queue.server.url).request(
+            f"/api/jobs/{job_id}/cancel", b"{}",
+            {"Authorization": f"Bearer {token}"} if token else {})
+        return status, body
+
+    vic, dee = Browser(queue.server.url), Browser(queue.server.url)
+    vic.login("vic", "correct horse")
+    dee.login("dee", "correct horse")
+    assert 'id="cancel"' not in vic.get(f"/jobs/{third}")[1]   # no button for a viewer
+    status, _, _ = vic.post(f"/jobs/{third}/cancel", {}, token_from=f"/jobs/{third}")
+    assert status == 403                          # a viewer may not
+    page = dee.get(f"/jobs/{second}")[1]
+    assert 'id="cancel"' in page, page
+    status, _, head = dee.post(f"/jobs/{second}/cancel", {}, token_from=f"/jobs/{second}")
+    assert status == 302 and head["Location"].endswith(f"/jobs/{second}"), status
+    assert "cancelled by user:dee" in dee.get(f"/jobs/{second}")[1]
+    assert 'id="cancel"' not in dee.get(f"/jobs/{second}")[1]
+    status, body = cancel_api(third)
+    assert status == 200 and json.loads(body) == {"ok": f"job {third} cancelled"}, body
+    status, body = cancel_api(first)              # running: not cancelled
+    assert status == 409 and "only a queued job" in json.loads(body)["error"], body
+    assert cancel_api(fourth, token=None)[0] == 401   # no token: nothing cancelled
+    queue.gate.touch()
+    a, d = queue.wait(first), queue.wait(fourth)
+    b, c = (queue.wait(j, ("cancelled",)) for j in (second, third))
+    assert a["state"] == "failed" and d["state"] == "failed", (a, d)
+    assert b["outcome"] == "cancelled by user:dee" and b["started"] is None, b
+    assert c["outcome"] == "cancelled by token:ci" and c["started"] is None, c
+    for j, who in ((b, "user:dee"), (c, "token:ci")):
+        assert not any(x.startswith(f"job {j['id']} on ") for x in j["log"]), j   # never ran
+        assert any(f"cancelled by {who} before it ran" in x for x in j["log"]), j
+    assert a["finished"] <= d["started"]          # the next waiting job's turn came
+
+
 @pytest.mark.parametrize("queue", ["redis"], indirect=True)   # embedded: the worker is
 def test_a_paused_worker_keeps_its_job(queue):                    # the server itself
     queue.gate.unlink(missing_ok=True)

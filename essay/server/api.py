@@ -91,3 +91,9 @@ def api_job(job_id):
     return jsonify(id=j.id, kind=j.kind, env=j.env, state=j.state, outcome=j.outcome,
                    who=j.who, worker=j.worker, created=j.created, started=j.started,
                    finished=j.finished, log=[x.text for x in store.lines(job_id)])
+
+
+@api.route("/api/jobs/<int:job_id>/cancel", methods=["POST"])
+def api_cancel(job_id):
+    status, text = shared().cancel(job_id, _token())
+    return jsonify(**({"ok": text} if status == 200 else {"error": text})), status

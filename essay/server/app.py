@@ -39,6 +39,35 @@ class Shared:
         return job
 
 
+    @staticmethod
+    def may_cancel(job, user) -> bool:
+        """Whoever may start a job of its kind may cancel it (a push's pipeline: a
+        deployer)."""
+        from essay.server.actions import ACTIONS
+
+        action = ACTIONS.get(job.kind)
+        return user.may(action.role if action else "deployer")
+
+    def cancel(self, job_id: int, user) -> tuple[int, str]:
+        """Cancel a queued job for ``user`` (who may start a job of its kind: a deployer
+        for a push's pipeline): (HTTP status, what happened). The next job of its
+        environment is queued at once."""
+        from essay.server.jobs import hand_on
+
+        job = self.store.job(job_id)
+        if job is None:
+            return 404, f"no job {job_id}"
+        who = user.name if isinstance(user, TokenUser) else f"user:{user.name}"
+        if not self.may_cancel(job, user):
+            return 403, f"{who} may not cancel a {job.kind} job"
+        if not self.store.cancel(job_id, who):
+            return 409, (f"job {job_id} is {self.store.job(job_id).state}: only a queued job "
+                         "can be cancelled")
+        self.store.log(job_id, f"cancelled by {who} before it ran: nothing was run")
+        hand_on(self.store, job.env, self.enqueue)
+        return 200, f"job {job_id} cancelled"
+
+
 def shared() -> Shared:
     return current_app.extensions["essay"]
 

@@ -222,6 +222,14 @@ class Store:
             s.execute(update(Job).where(Job.id == job_id, Job.state.in_(ACTIVE))
                       .values(state=state, outcome=outcome, finished=time.time()))
 
+    def cancel(self, job_id: int, who: str) -> bool:
+        """A queued job is cancelled (it will never run); False if it is not queued (it
+        runs, or it ended). One UPDATE: a worker's :meth:`claim` of it cannot also win."""
+        with self.session() as s, s.begin():
+            return bool(s.execute(update(Job).where(Job.id == job_id, Job.state == "queued")
+                                  .values(state="cancelled", finished=time.time(),
+                                          outcome=f"cancelled by {who}")).rowcount)
+
     def silent(self, after: float) -> list[Job]:
         """Running jobs whose worker has not beaten for ``after`` seconds. Whether one is
         lost is the caller's judgement (:func:`essay.server.jobs.sweep`): a worker can be

@@ -133,7 +133,18 @@ def jobs():
 def job(job_id):
     store = shared().store
     j = store.job(job_id) or abort(404)
-    return render_template("job.html", job=j, lines=store.lines(job_id))
+    return render_template("job.html", job=j, lines=store.lines(job_id),
+                           cancel=j.state == "queued" and shared().may_cancel(j, current_user))
+
+
+@pages.route("/jobs/<int:job_id>/cancel", methods=["POST"])
+@login_required
+def job_cancel(job_id):
+    status, text = shared().cancel(job_id, current_user)
+    if status in (403, 404):
+        abort(status)
+    flash(text)
+    return redirect(url_for("pages.job", job_id=job_id))
 
 
 @pages.route("/jobs/<int:job_id>/lines")
