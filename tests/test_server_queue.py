@@ -271,3 +271,18 @@ def test_a_worker_is_alive_while_its_process_is():
     assert alive(f"{host}:{pid}", time.time()) is True
     assert alive(f"{host}:{pid}", 0) is False
     assert alive(f"{host}:{gone.pid}", time.time()) is False
+
+
+def test_job_logs_mask_secrets_and_short_ones_only_as_whole_words(store):
+    from essay.server.jobs import LogStream
+
+    job = store.add_job("rollback", "", {}, "", "t")
+    stream = LogStream(store, job.id, ["s3cret-long-password", "pw1", ""])
+    stream.write("index https://u:s3cret-long-password@host/ and u:pw1@idx\n")
+    stream.write("pw1x, spw1 and pw12 are other words; pw1 alone is not\npartial")
+    stream.secrets = ["ab", "s3cret-long-password"]   # a job's own secrets, once known
+    stream.write(" line: tab, ab, xs3cret-long-passwordx\n")
+    assert [x.text for x in store.lines(job.id)] == [
+        "index https://u:***@host/ and u:***@idx",
+        "pw1x, spw1 and pw12 are other words; *** alone is not",
+        "partial line: tab, ***, x***x"]

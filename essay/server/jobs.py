@@ -24,13 +24,17 @@ from essay.output import Reporter
 from essay.state import ACTOR
 
 
+#: secrets shorter than this are masked only as whole words (:class:`LogStream`)
+SHORT = 8
+
+
 class LogStream:
     """A text stream (for :class:`Reporter`) that stores each line in the job's log, with
     every known secret masked."""
 
     def __init__(self, store, job_id: int, secrets=()):
         self.store, self.job_id = store, job_id
-        self.secrets = [s for s in secrets if s]
+        self.secrets = secrets
         self.buf = ""
         self.last_outcome = ""
         self.lock = threading.Lock()
@@ -44,9 +48,27 @@ class LogStream:
                 self.line(line)
         return len(text)
 
+    @property
+    def secrets(self) -> list[str]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values):
+        """The longest first (none half-masked). One shorter than SHORT characters is
+        masked only where it stands alone (not inside a longer word: a 3-letter password
+        would otherwise turn every such run of letters in the log into ``***``, and show
+        where it occurs)."""
+        import re
+
+        values = sorted({v for v in values if v}, key=len, reverse=True)
+        self._secrets = values
+        self._masks = [re.compile(re.escape(v) if len(v) >= SHORT else
+                                  rf"(?<![A-Za-z0-9]){re.escape(v)}(?![A-Za-z0-9])")
+                       for v in values]
+
     def line(self, line: str):
-        for s in self.secrets:
-            line = line.replace(s, "***")
+        for mask in self._masks:
+            line = mask.sub("***", line)
         if line.startswith("es: "):
             self.last_outcome = line[4:]
         self.store.log(self.job_id, line)
