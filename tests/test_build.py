@@ -337,6 +337,8 @@ def test_the_servers_own_409_when_the_listing_misses_the_file(demo):
     """Listing from one index, uploading to another that has the file already: the
     pre-check passes, the upload server refuses (pypiserver: 409, or 400 for twine)."""
     t = today_prefix()
+    if f"{t}.1" not in demo.versions():   # on its own, not after the tests that build it
+        demo.build("--version", f"{t}.1")
     mirror = free_port()
     empty = demo.base / "empty-root"
     empty.mkdir()
