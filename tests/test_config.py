@@ -274,3 +274,26 @@ def test_es_config_shows_a_config_error_without_a_traceback(tmp_path):
                           text=True, timeout=60)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "[colors] b is 8801, expected ports that do not overlap colour a's" in proc.stderr
+
+
+def test_deploy_colour_choice_refuses_users_colours_and_says_why(tmp_path):
+    from essay.deploy.cli import choose_color
+    from essay.errors import UsageError
+
+    cfg = load_text(tmp_path, MINIMAL)
+    assert choose_color(cfg, None, "", False) == "a"             # nothing live yet
+    assert choose_color(cfg, None, "a", False) == "b"            # the idle one
+    with pytest.raises(UsageError, match="colour a is live: .* or add --force"):
+        choose_color(cfg, "a", "a", False)
+    with pytest.raises(UsageError, match="colour b takes canary traffic"):
+        choose_color(cfg, "b", "a", False, canary="b")
+    assert choose_color(cfg, "b", "a", True, canary="b") == "b"  # --force
+    # a canary running: both colours serve users, none is idle (es deploy, es promote)
+    with pytest.raises(UsageError) as e:
+        choose_color(cfg, None, "a", False, canary="b")
+    assert str(e.value) == ("no colour is idle: a is live and b takes canary traffic, so a "
+                            "deploy would change what users are served. End the canary "
+                            "first: `es rollback` (a alone) or `es flip b` (all to b), then "
+                            "deploy")
+    with pytest.raises(UsageError, match="with --force, name the one to deploy into with --color"):
+        choose_color(cfg, None, "a", True, canary="b")

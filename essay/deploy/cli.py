@@ -56,6 +56,16 @@ def choose_color(cfg, color: str | None, live: str, force: bool, canary: str = "
     ``force``."""
     if color is not None:
         check_color(color, list(cfg.colors))
+    elif live and canary and not [c for c in cfg.colors if c not in (live, canary)]:
+        es = f"es -e {cfg.env}" if getattr(cfg, "env", None) else "es"
+        if force:
+            raise UsageError(f"no colour is idle ({live} is live, {canary} takes canary "
+                             "traffic): with --force, name the one to deploy into with "
+                             "--color")
+        raise UsageError(f"no colour is idle: {live} is live and {canary} takes canary "
+                         f"traffic, so a deploy would change what users are served. End "
+                         f"the canary first: `{es} rollback` ({live} alone) or `{es} flip "
+                         f"{canary}` (all to {canary}), then deploy")
     else:
         color = next((c for c in cfg.colors if c not in (live, canary)), cfg.first_color()) \
             if live else cfg.first_color()
