@@ -176,7 +176,7 @@ def upload_settings(cfg) -> dict:
     credentials of ``es pypi serve`` (.essay/credentials.json); else twine's keyring."""
     import os
 
-    from essay.pypi import pypirc_repository, saved_credentials
+    from essay.pypi.credentials import pypirc_repository, saved_credentials
 
     common = {"non_interactive": True, "disable_progress_bar": True}
     if not (os.environ.get("TWINE_USERNAME") or os.environ.get("TWINE_PASSWORD")):

@@ -97,7 +97,7 @@ COMMANDS: tuple[Command, ...] = (
             (Arg("--latest", "only the latest", flag=True),
              Arg("--next", "only the version the next build would get", flag=True,
                  key="next_"))),
-    Command("pypi serve", "essay.pypi:cli_serve",
+    Command("pypi serve", "essay.pypi.serve:cli_serve",
             "run the private index (pypiserver) in the foreground",
             (Arg("--host", "address to listen on (default: from [index] url)", metavar="H"),
              Arg("--port", "port (default: from [index] url)", type=int, metavar="P"),
@@ -117,7 +117,7 @@ COMMANDS: tuple[Command, ...] = (
                         "the package files as static files and proxies the simple pages "
                         "and uploads to pypiserver (es pypi serve on --backend). Redirect "
                         "it into nginx's conf.d/ and reload nginx; docs/build.md."),
-    Command("pypi sync", "essay.pypi:cli_sync",
+    Command("pypi sync", "essay.pypi.sync:cli_sync",
             "download wheels and their dependencies into the index for offline hosts",
             (Arg("packages", "what to sync (default: the project's requirements and "
                  "supervisor)", nargs="*", metavar="PKG"),

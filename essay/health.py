@@ -29,10 +29,8 @@ def get(url, host="", timeout=2.0, hops=3):
     else:
         name, _, port = hostport.rpartition(":")
     s, err = None, None
-    # bytes: a str name would import encodings.idna (re, enum: ~15 ms of a ~30 ms check)
-    for family, kind, proto, _, address in _socket.getaddrinfo(
-            name.encode() if name.isascii() else name, int(port or 80), 0,
-            _socket.SOCK_STREAM):
+    for family, kind, proto, _, address in _socket.getaddrinfo(   # bytes: no idna import
+            name.encode() if name.isascii() else name, int(port or 80), 0, _socket.SOCK_STREAM):
         s = _socket.socket(family, kind, proto)
         s.settimeout(timeout)
         try:

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from essay import config, pypi
+from essay import config
+from essay.pypi import credentials as pypi
 from essay.config import ConfigError
 from essay.config.credentials import PASSWORD_VAR, USERNAME_VAR
 from essay.doctor.checks import local_findings

@@ -9,7 +9,7 @@ import pytest
 from essay import config
 from essay.errors import UsageError
 from essay.index_nginx import site, site_values
-from essay.pypi import serve_argv, waitress_options
+from essay.pypi.serve import serve_argv, waitress_options
 from rig_nginx import MAIN_CONF, NGINX
 
 

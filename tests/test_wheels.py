@@ -86,7 +86,7 @@ def test_platform_tags_from_what_a_host_says():
 
 
 def test_the_probe_line_and_pip_download_for_the_hosts(tmp_path):
-    from essay import pypi
+    from essay.pypi import sync as pypi
 
     version, tags, shown = pypi.parse_probe("3.11.2|linux-x86_64|glibc|2.36\n")
     assert (version, shown) == ("3.11.2", "linux-x86_64 glibc 2.36")

@@ -107,7 +107,7 @@ def secrets_of(settings, cfg=None) -> list[str]:
     except EssayError:
         pass
     if cfg is not None:
-        from essay.pypi import saved_credentials
+        from essay.pypi.credentials import saved_credentials
 
         for url in (cfg.index_url, cfg.upload_url):
             try:

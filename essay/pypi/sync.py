@@ -1,172 +1,18 @@
-"""The private index: ``es pypi serve`` runs pypiserver, ``es pypi sync`` fills it.
-
-Uploads to the embedded index need a password. The first ``es pypi serve`` writes an
-htpasswd file for user ``essay`` with a random password and keeps the credentials in
-``.essay/credentials.json`` (mode 0600), where ``es build`` finds them. The password is
-never printed, logged, or put on a command line. Any other index uses twine's own
-credential sources (TWINE_USERNAME / TWINE_PASSWORD, ~/.pypirc, keyring).
-
-The same file may hold the index's *download* credentials for the hosts (``"index"``:
-:mod:`essay.config.credentials`); writing the upload ones keeps them.
-"""
+"""``es pypi sync``: the project's requirements downloaded into the index, for the hosts'
+Python and platform."""
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from essay.config import STATE_DIR
-from essay.errors import EssayError, UsageError
+from essay.errors import EssayError
 
-USER = "essay"
 #: What every host needs besides the project itself.
 HOST_REQUIREMENTS = ("supervisor",)
-
-
-def credentials_path(cfg) -> Path:
-    return cfg.root / STATE_DIR / "credentials.json"
-
-
-def htpasswd_path(cfg) -> Path:
-    return cfg.root / STATE_DIR / "htpasswd"
-
-
-def _write_private(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
-
-
-def ensure_credentials(cfg) -> Path:
-    """Create the htpasswd file and the saved credentials if there are none yet."""
-    creds, htpasswd = credentials_path(cfg), htpasswd_path(cfg)
-    if htpasswd.exists() and creds.exists():
-        return htpasswd
-    from passlib.apache import HtpasswdFile
-
-    password = secrets.token_urlsafe(24)
-    ht = HtpasswdFile(str(htpasswd), new=True, default_scheme="sha256_crypt")
-    ht.set_password(USER, password)
-    _write_private(htpasswd, ht.to_string().decode())
-    try:   # keep what else the file holds (the index's download credentials, "index")
-        data = json.loads(creds.read_text()) if creds.exists() else {}
-    except ValueError:
-        data = {}
-    data = {**(data if isinstance(data, dict) else {}), "username": USER, "password": password}
-    _write_private(creds, json.dumps(data) + "\n")
-    return htpasswd
-
-
-def saved_credentials(cfg) -> tuple[str | None, str | None]:
-    """Twine's variables if set, else the embedded index's saved credentials (if any);
-    (None, None) leaves the rest to twine (~/.pypirc, keyring)."""
-    if os.environ.get("TWINE_USERNAME") or os.environ.get("TWINE_PASSWORD"):
-        return os.environ.get("TWINE_USERNAME"), os.environ.get("TWINE_PASSWORD")
-    path = credentials_path(cfg)
-    if not path.exists():
-        return None, None
-    data = json.loads(path.read_text())
-    return data.get("username"), data.get("password")
-
-
-def _same_url(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return ((pa.scheme.lower(), pa.netloc.lower(), pa.path.rstrip("/"))
-            == (pb.scheme.lower(), pb.netloc.lower(), pb.path.rstrip("/")))
-
-
-def pypirc_repository(upload_url: str) -> str | None:
-    """The ~/.pypirc section (listed in ``index-servers``) whose ``repository`` is
-    ``upload_url``, if any. Twine ignores ~/.pypirc when it is given a URL, so ``es build``
-    passes twine this section's name instead: its username, password and keyring apply."""
-    from twine.utils import DEFAULT_CONFIG_FILE, get_config
-
-    if not Path(os.path.expanduser(DEFAULT_CONFIG_FILE)).is_file():
-        return None
-    try:
-        sections = get_config(DEFAULT_CONFIG_FILE)
-    except Exception:   # a malformed file: twine's own error would not say more
-        return None
-    for name, section in sections.items():
-        if section.get("repository") and _same_url(section["repository"], upload_url):
-            return name
-    return None
-
-
-def serve_argv(cfg, host: str | None = None, port: int | None = None,
-               root: str | None = None) -> list[str]:
-    """pypiserver's own command line for this project's index (no secret on it): what
-    ``es pypi serve`` gives pypiserver's configuration parser."""
-    if port is not None and not 1 <= port <= 65535:
-        raise UsageError(f"--port {port} is out of range: expected a port from 1 to 65535")
-    if host is not None and not host.strip():
-        raise UsageError("--host is empty: expected an address to listen on, e.g. 0.0.0.0")
-    url = urlsplit(cfg.index_url)
-    root_dir = Path(root) if root else cfg.packages_dir
-    root_dir.mkdir(parents=True, exist_ok=True)
-    return ["run", "--host", host or url.hostname or "127.0.0.1",
-            "--port", str(port or url.port or 8090),
-            "--passwords", str(ensure_credentials(cfg)), "--authenticate", "update",
-            "--disable-fallback", "-v", str(root_dir)]
-
-
-def waitress_options(cfg) -> dict:
-    """waitress's settings for the index: ``[index] threads`` and ``connection_limit``.
-    poll() instead of select(): select() cannot watch a descriptor numbered 1024 or more."""
-    return {"threads": cfg.index_threads, "connection_limit": cfg.index_connection_limit,
-            "asyncore_use_poll": True, "ident": "essay-pypi"}
-
-
-def run_index(argv: list[str], options: dict):
-    """pypiserver's app, as its own ``main`` builds it (configuration, logging, the
-    health endpoint), served by waitress with ``options``."""
-    import functools
-    import logging
-
-    import pypiserver
-    import waitress
-    from pypiserver import bottle_wrapper as bottle
-    from pypiserver.__main__ import _logwrite, init_logging
-    from pypiserver.config import Config
-
-    from essay.remote.connect import raise_fd_limit
-
-    config = Config.from_args(argv)
-    init_logging(level=config.log_level, filename=config.log_file, frmt=config.log_frmt,
-                 stream=config.log_stream)
-    bottle.debug(config.verbosity > 1)
-    bottle._stderr = functools.partial(_logwrite, logging.getLogger(bottle.__name__),
-                                       logging.INFO)
-    app = pypiserver.setup_routes_from_config(pypiserver.app_from_config(config), config)
-    raise_fd_limit(options["connection_limit"], per_connection=1)
-    waitress.serve(app, host=config.host, port=config.port, **options)
-
-
-def cli_serve(ctx, host=None, port=None, root=None) -> int:
-    """``es pypi serve``: pypiserver under waitress in the foreground, logging requests to
-    stderr."""
-    argv = serve_argv(ctx.cfg, host, port, root)
-    options = waitress_options(ctx.cfg)
-    ctx.reporter.info(f"serving {argv[-1]} at http://{argv[2]}:{argv[4]}/simple/ "
-                      f"({options['threads']} threads, at most "
-                      f"{options['connection_limit']} connections; "
-                      f"uploads: user {USER}, password in {credentials_path(ctx.cfg)})")
-    try:
-        run_index(argv, options)
-    except KeyboardInterrupt:
-        pass
-    except OSError as e:   # the address: taken, or not this machine's
-        raise EssayError(f"cannot listen on {argv[2]}:{argv[4]}: {e.strerror or e}") from None
-    ctx.reporter.outcome("index stopped")
-    return 0
 
 
 def project_requirements(root: Path) -> list[str]:
