@@ -130,20 +130,22 @@ def test_local_host_runs_the_same_script_without_ssh():
     assert r.ok and r.value("home") == os.path.expanduser("~")
 
 
-def test_openssh_connect_soon_is_the_one_login_the_script_then_uses(rig_home, monkeypatch):
-    """A cold command connects while it is still being built (``connect_soon``): the
-    script then runs on that connection -- one login, one exec channel (``-N`` opens no
-    session)."""
+def test_openssh_connect_soon_is_the_session_the_script_then_runs_in(rig_home, monkeypatch):
+    """A command starts its lbs' sessions while it is still being built (``connect_soon``):
+    the script then runs in that session -- cold, one login and one exec channel; warm (a
+    kept connection), no login and one exec channel; never a shell."""
     import tempfile
 
     rig = rig_home
     monkeypatch.setenv("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="es", dir="/tmp"))  # cold
-    rig.mark("lb")
-    with Executor(Reporter(quiet=True), openssh_hosts=True) as ex:
-        ex.connect_soon(["lb"])
-        r = ex.run({"lb": _whoami()})["lb"]
-    assert r.ok and r.value("user") == rig.user("lb")
-    assert rig.connections("lb") == 1 and rig.channels("lb")["exec"] == 1
+    for kept in (0, 1):
+        rig.mark("lb")
+        with Executor(Reporter(quiet=True), openssh_hosts=True) as ex:
+            ex.connect_soon(["lb"])
+            r = ex.run({"lb": _whoami()})["lb"]
+        assert r.ok and r.value("user") == rig.user("lb")
+        assert rig.connections("lb") == 1 - kept
+        assert rig.channels("lb") == {"exec": 1, "shell": 0, "sftp": 0}
 
 
 def test_openssh_connect_soon_to_a_silent_host_fails_once(monkeypatch):

@@ -63,16 +63,13 @@ class Executor:
         return self.openssh_hosts is True or host in self.openssh_hosts
 
     def connect_soon(self, hosts) -> None:
-        """Start connecting to ``hosts`` now, in the background, where a connection can be
-        kept (OpenSSH, a private control directory): what the command still imports and
-        builds overlaps the handshakes (a cold ``es rollback``, docs/performance.md)."""
-        if self.dry_run or not self.control_persist:
+        """Start the sessions of ``hosts`` reached with OpenSSH now, in the background: what
+        the command still imports and builds overlaps the handshakes (a cold
+        ``es rollback``, docs/performance.md); the host's next script runs in it."""
+        if self.dry_run:
             return
-        early = {}
-        for h in hosts:
-            if self.uses_openssh(h) and not hostmod.is_local(h) and openssh.control_for(h):
-                early[h] = self._ssh_argv(h, None)
-        openssh.connect_soon(early)
+        openssh.start_soon({h: self._ssh_argv(h, "bash -s 2>&1") for h in hosts
+                            if self.uses_openssh(h) and not hostmod.is_local(h)})
 
     # -- running ---------------------------------------------------------------------
 
@@ -119,9 +116,8 @@ class Executor:
             if hostmod.is_local(host):
                 output, exited = _run_local(text, sink)
             elif self.uses_openssh(host):
-                openssh.connected(host, self.connect_timeout + 5)
                 output, exited = openssh.run(self._ssh_argv(host, "bash -s 2>&1"), text,
-                                             lambda read: pump(read, sink))
+                                             lambda read: pump(read, sink), host)
             else:
                 output, exited = _run_channel(self._connection(host), text, sink)
             res = parse(script, output, host)
@@ -190,7 +186,7 @@ class Executor:
 
     # -- connections -----------------------------------------------------------------
 
-    def _ssh_argv(self, host: str, command: str | None, tty: bool = False) -> list[str]:
+    def _ssh_argv(self, host: str, command: str, tty: bool = False) -> list[str]:
         return openssh.argv(host, command, connect_timeout=self.connect_timeout,
                             accept_new=self.accept_new_host_keys, persist=self.control_persist,
                             control=openssh.control_for(host) if self.control_persist else None,

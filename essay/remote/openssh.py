@@ -81,12 +81,11 @@ def _private_dir(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
-def argv(host: str, command: str | None, *, connect_timeout: float, accept_new: bool,
+def argv(host: str, command: str, *, connect_timeout: float, accept_new: bool,
          persist: int, control: str | None, tty: bool = False) -> list[str]:
     """The ``ssh`` command line that runs ``command`` (one shell word) on ``host``
     (``[user@]name[:port]``). ``control``: the sockets' directory, None for no kept
-    connection. ``command`` None: only connect (``-N``), which with a kept connection
-    returns once it is up (:func:`connect_soon`)."""
+    connection."""
     user, name, port = hostmod.split(host)
     timeout = max(1, round(connect_timeout))
     out = ["ssh", *config_args(), "-o", "BatchMode=yes", "-o", f"ConnectTimeout={timeout}",
@@ -103,8 +102,6 @@ def argv(host: str, command: str | None, *, connect_timeout: float, accept_new: 
         out += ["-p", str(port)]
     if user:
         out += ["-l", user]
-    if command is None:
-        return out + ["-N", "-T", "--", name]
     return out + ["-t" if tty else "-T", "--", name, command]
 
 
@@ -140,12 +137,17 @@ def error_message(host: str, stderr: str) -> str:
     return f"{host}: SSH error: {last}"
 
 
-def run(args: list[str], text: str, pump) -> tuple[str, int]:
+def run(args: list[str], text: str, pump, host: str | None = None) -> tuple[str, int]:
     """Run ``args`` (from :func:`argv`), ``text`` on its stdin; ``pump(read)`` reads the
-    remote output (stdout, where the remote command merges stderr). Raises :class:`Failed`
-    with ssh's own diagnostics on exit 255."""
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    remote output (stdout, where the remote command merges stderr). The session
+    :func:`start_soon` started for ``host`` with the same ``args`` is used if there is
+    one. Raises :class:`Failed` with ssh's own diagnostics on exit 255."""
+    with _early_lock:
+        early = _early.pop(host, None) if host else None
+    if early is not None and early[0] != args:   # not this command's: it ends, empty
+        early[1].stdin.close()
+        early = None
+    proc = early[1] if early is not None else _spawn(args)
     errors: list[bytes] = []
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
     reader.start()
@@ -164,43 +166,25 @@ def run(args: list[str], text: str, pump) -> tuple[str, int]:
     return output, code
 
 
-_early: dict = {}   # host -> the Popen of its connect_soon
+def _spawn(args):
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+_early: dict = {}   # host -> (args, Popen): a session started before its script is built
 _early_lock = threading.Lock()
 
 
-def connect_soon(args_by_host: dict) -> None:
-    """Start the kept connections to these hosts now, without waiting (``args``: from
-    :func:`argv` with ``command=None`` and a control directory): a command calls this as
-    soon as it knows its hosts, and its handshakes overlap what it still has to import
-    and build. :func:`run` waits for the host's one first. A host already connected
-    costs one short local round trip."""
+def start_soon(args_by_host: dict) -> None:
+    """Start these hosts' sessions now (``args``: from :func:`argv`), their scripts to be
+    written later by :func:`run`: the connection -- a new one, or a session on the kept
+    one -- is made while the command still imports and builds what it will send. A
+    session whose script never comes (the command failed before) reads an empty script
+    when this process exits: it runs nothing."""
     with _early_lock:
         for host, args in args_by_host.items():
             if host not in _early:
-                _early[host] = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                                stdout=subprocess.DEVNULL,
-                                                stderr=subprocess.PIPE)
-
-
-def connected(host: str, timeout: float) -> None:
-    """Wait for ``host``'s :func:`connect_soon` (if any). Raises :class:`Failed` with its
-    diagnostics if it could not connect, so the command does not wait for a second
-    timeout; one that takes longer than ``timeout`` is given up (the command's own
-    ``ssh`` then connects, with its own timeouts)."""
-    with _early_lock:
-        proc = _early.pop(host, None)
-    if proc is None:
-        return
-    try:
-        code = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        code = None
-    errors = proc.stderr.read()
-    proc.stderr.close()
-    if code == 255:
-        raise Failed(errors.decode("utf-8", "replace"))
+                _early[host] = (args, _spawn(args))
 
 
 _names: dict = {}   # name -> Future of its HostName
@@ -251,5 +235,5 @@ def control_for(host: str) -> str | None:
     return path
 
 
-__all__ = ["Failed", "argv", "available", "connect_soon", "connected", "control_for",
-           "error_message", "hostnames", "resolve_soon", "run"]
+__all__ = ["Failed", "argv", "available", "control_for", "error_message", "hostnames",
+           "resolve_soon", "run", "start_soon"]
