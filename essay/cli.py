@@ -119,6 +119,9 @@ def run(cmd: Command, options: dict, quiet: bool = False, config_path=None,
     except KeyboardInterrupt as e:   # a command may say what the interruption left
         ctx.reporter.outcome(str(e) or "interrupted", ok=False)
         return 130
+    finally:
+        if "essay.remote.openssh" in sys.modules:   # sessions started, never used
+            sys.modules["essay.remote.openssh"].discard_early()
 
 
 def _command_word(argv: list[str]) -> str | None:

@@ -169,3 +169,16 @@ def test_openssh_connect_soon_to_a_silent_host_fails_once(monkeypatch):
     assert not r.ok and r.error.startswith(gone + ":") and "\n" not in r.error, r.error
     assert "timed out" in r.error, r.error
     assert took < 3.5, took   # one ConnectTimeout (2 s), not two
+
+
+def test_sessions_started_but_never_used_end_with_the_command(rig_home):
+    """A command that failed before its script reached the host (es server runs many in
+    one process): the session started for it is ended, not left open on the lb."""
+    from essay.remote import openssh
+
+    with Executor(Reporter(quiet=True), openssh_hosts=True) as ex:
+        ex.connect_soon(["lb", "lb"])
+    procs = [proc for _, proc in openssh._early.values()]
+    assert len(procs) == 1
+    openssh.discard_early()
+    assert openssh._early == {} and procs[0].returncode is not None

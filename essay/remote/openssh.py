@@ -187,6 +187,20 @@ def start_soon(args_by_host: dict) -> None:
                 _early[host] = (args, _spawn(args))
 
 
+def discard_early() -> None:
+    """End the sessions :func:`start_soon` started that no script used (the command failed
+    before it reached those hosts): called when a command ends, so a long-lived process
+    (``es server``) keeps none open. Nothing was written to them: they run nothing."""
+    with _early_lock:
+        left = [proc for _, proc in _early.values()]
+        _early.clear()
+    for proc in left:
+        proc.kill()
+        proc.wait()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            f.close()
+
+
 _names: dict = {}   # name -> Future of its HostName
 _names_lock = threading.Lock()
 _pool = None
@@ -235,5 +249,5 @@ def control_for(host: str) -> str | None:
     return path
 
 
-__all__ = ["Failed", "argv", "available", "control_for", "error_message", "hostnames",
-           "resolve_soon", "run", "start_soon"]
+__all__ = ["Failed", "argv", "available", "control_for", "discard_early", "error_message",
+           "hostnames", "resolve_soon", "run", "start_soon"]

@@ -183,6 +183,9 @@ def execute(settings, store, job_id: int, worker: str, enqueue) -> bool:
         if not isinstance(e, Exception):
             raise
     finally:
+        from essay.remote.openssh import discard_early
+
+        discard_early()   # a pipeline's flip that failed before reaching the lbs
         ACTOR.reset(token)
         stop.set()
         stream.write("\n")
