@@ -179,8 +179,8 @@ def start_soon(args_by_host: dict) -> None:
     """Start these hosts' sessions now (``args``: from :func:`argv`), their scripts to be
     written later by :func:`run`: the connection -- a new one, or a session on the kept
     one -- is made while the command still imports and builds what it will send. A
-    session whose script never comes (the command failed before) reads an empty script
-    when this process exits: it runs nothing."""
+    session whose script never comes (the command failed before) is ended by
+    :func:`discard_early` when the command ends."""
     with _early_lock:
         for host, args in args_by_host.items():
             if host not in _early:
