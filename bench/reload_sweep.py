@@ -1,5 +1,5 @@
 """Deploys that reload gunicorn, swept over the gaps, under load through 2 lbs --
-``python3 bench/reload_sweep.py [--gaps 0.5,1,2,3,5,10]``.
+``python3 bench/reload_sweep.py [--gaps 0.5,1,2,3,5,10] [--lbs 1|2]``.
 
 Starts its own rig (2 web hosts, 2 lbs; needs root), a project with its own pypiserver,
 and runs wrk through both lbs (tests/traffic_mix.py: keep-alive GETs, keep-alive POSTs
@@ -33,12 +33,13 @@ from traffic_mix import (Load, MixResult, bad_log_lines, error_log_size,  # noqa
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gaps", default="0.5,1,2,3,5,10")
+    ap.add_argument("--lbs", type=int, default=2, choices=(1, 2), help="lb hosts (default 2)")
     args = ap.parse_args(argv)
     gaps = [float(g) for g in args.gaps.split(",")]
     a, b, c = os.environ.get("ESSAY_RIG_SUBNET", "10.200.0").split(".")
     tag, subnet = os.environ.get("ESSAY_RIG_TAG", "es") + "r", f"{a}.{b}.{int(c) + 4}"
     with tempfile.TemporaryDirectory(prefix="essay-sweep-") as work, \
-            Rig(n_web=2, n_lb=2, tag=tag, subnet=subnet) as rig, \
+            Rig(n_web=2, n_lb=args.lbs, tag=tag, subnet=subnet) as rig, \
             running_project(rig, Path(work)) as proj:
 
         def es(*a):
