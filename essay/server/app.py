@@ -38,7 +38,6 @@ class Shared:
         self.enqueue(job.id)
         return job
 
-
     @staticmethod
     def may_cancel(job, user) -> bool:
         """Whoever may start a job of its kind may cancel it (a push's pipeline: a
