@@ -6,7 +6,10 @@ each N deploys to the first N web hosts under a fresh prefix:
 
 1. first deploy into colour a (virtualenvs created), flip to a;
 2. first deploy into colour b;
-3. the rollout: a new version into b and the flip to it, with wrk through the lb.
+3. the rollout: a new version into b and the flip to it, with wrk through the lb flat out;
+4. with ``--load-rate R``, a second rollout (a third version into a, the flip to it) with
+   wrk at about R requests a second: on this rig the load shares the hosts' 2 cores, and
+   wrk flat out takes whatever the deploy leaves.
 
 For each N it prints: rollout wall time (deploy + flip), first-deploy wall time, client
 CPU per host (whole ``es`` process / N, and the marginal cost of a host: the CPU above
@@ -121,8 +124,27 @@ def stop_all(rig, hosts):
                   "rm -rf fleet-*", check=False)
 
 
-def measure(rig, proj, index, n, v1, v2, installer, parallel, round_, profile,
-            health_timeout) -> dict:
+def rollout_under_load(rig, proj, version, color, rate=None):
+    """Deploy ``version`` into ``color`` and flip to it, with wrk through the lb (flat out,
+    or at about ``rate`` requests a second): (deploy, flip, wall, machine CPU busy,
+    (wrk requests, failed))."""
+    load = Load(f"http://{rig.address(rig.lb)}:8080/", rate=rate)
+    try:
+        time.sleep(1)
+        t0, busy0 = time.perf_counter(), machine_cpu()
+        roll = es_measured(proj, "deploy", version, "--color", color)
+        flip = es_measured(proj, "flip", color)
+        wall, busy1 = time.perf_counter() - t0, machine_cpu()
+        time.sleep(1)
+    finally:
+        wrk = load.stop()
+    return (roll, flip, wall, (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+            (wrk["requests"], wrk["non2xx"] + wrk["socket_errors"]))
+
+
+def measure(rig, proj, index, n, versions, installer, parallel, round_, profile,
+            health_timeout, rate) -> dict:
+    v1, v2, v3 = versions
     hosts = rig.web[:n]
     config(proj, hosts, f"~/fleet-{round_}-{n}", installer, parallel or n, health_timeout)
     for h in hosts:
@@ -136,46 +158,46 @@ def measure(rig, proj, index, n, v1, v2, installer, parallel, round_, profile,
     for h in hosts:
         rig.mark(h)
     index.mark()
-    load = Load(f"http://{rig.address(rig.lb)}:8080/")
-    try:
-        time.sleep(1)
-        t0, busy0 = time.perf_counter(), machine_cpu()
-        roll = es_measured(proj, "deploy", v2, "--color", "b")
-        flip = es_measured(proj, "flip", "b")
-        rollout, busy1 = time.perf_counter() - t0, machine_cpu()
-        time.sleep(1)
-    finally:
-        wrk = load.stop()
+    roll, flip, rollout, busy, wrk = rollout_under_load(rig, proj, v2, "b")
     served, failed = index.counts()
     mean, most = channels(rig, hosts)
     if profile:
         es_measured(proj, "deploy", v2, "--color", "b", "--force",
                     profile=Path(profile) / f"deploy-{n}.txt")
+    paced = rollout_under_load(rig, proj, v3, "a", rate) if rate else None
     stop_all(rig, hosts)
     return {"n": n, "rollout": rollout, "deploy": roll["wall"], "flip": flip["wall"],
+            "paced": paced and {"rollout": paced[2], "deploy": paced[0]["wall"],
+                                "flip": paced[1]["wall"], "busy": paced[3], "wrk": paced[4]},
             "first": (first_a["wall"], first_b["wall"]),
             "cpu": roll["cpu"], "rss": max(first_a["rss_mb"], roll["rss_mb"]),
             "channels": (mean, most), "channels_first": ch_first,
             "index": (served, failed), "index_first": (served_first, failed_first),
-            "wrk": (wrk["requests"], wrk["non2xx"] + wrk["socket_errors"]),
-            "busy": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1])}
+            "wrk": wrk, "busy": busy}
 
 
-def table(rows: list[dict], base_cpu: float) -> str:
+def table(rows: list[dict], base_cpu: float, rate: float = 0) -> str:
+    paced = (f" rollout with wrk at ~{rate:g} req/s (s) | wrk requests / failed (at "
+             f"~{rate:g}/s) | machine CPU busy (at ~{rate:g}/s) |") if rate else ""
+    cols = 9 + (3 if rate else 0)
     out = ["| N web hosts (+2 lbs) | rollout: deploy + flip (s) | first deploy a / b (s) | "
            "client CPU per host: whole / marginal (ms) | SSH channels per web host | "
            "index requests served / failed (rollout; first deploy) | peak client RSS (MiB) | "
-           "wrk requests / failed (rollout) | machine CPU busy (rollout) |", "|" + "---|" * 9]
+           "wrk requests / failed (rollout) | machine CPU busy (rollout) |" + paced,
+           "|" + "---|" * cols]
     for r in rows:
         n = r["n"]
         marginal = (r["cpu"] - base_cpu) / (n - 1) * 1000 if n > 1 else float("nan")
+        p = r["paced"]
         out.append(
             f"| {n} | {r['rollout']:.1f} ({r['deploy']:.1f} + {r['flip']:.1f}) | "
             f"{r['first'][0]:.1f} / {r['first'][1]:.1f} | {r['cpu'] / n * 1000:.0f} / "
             f"{marginal:.1f} | {r['channels'][0]:.2f} (max {r['channels'][1]}) | "
             f"{r['index'][0]} / {r['index'][1]}; {r['index_first'][0]} / "
             f"{r['index_first'][1]} | {r['rss']:.0f} | {r['wrk'][0]} / {r['wrk'][1]} | "
-            f"{r['busy']:.0%} |")
+            f"{r['busy']:.0%} |" + (f" {p['rollout']:.1f} ({p['deploy']:.1f} + "
+                                    f"{p['flip']:.1f}) | {p['wrk'][0]} / {p['wrk'][1]} | "
+                                    f"{p['busy']:.0%} |" if p else ""))
     return "\n".join(out)
 
 
@@ -187,6 +209,9 @@ def main(argv=None) -> int:
     ap.add_argument("--health-timeout", type=float, default=180.0,
                     help="[deploy] health_timeout for the runs (default 180 s: the rig's "
                          "hosts all start their processes on the client's cores at once)")
+    ap.add_argument("--load-rate", type=float, default=0, metavar="R",
+                    help="also a second rollout (a new version into a, the flip to it) "
+                         "with wrk at ~R requests a second instead of flat out")
     ap.add_argument("--profile", metavar="DIR", help="also profile a redeploy per size "
                     "(py-spy, folded stacks: DIR/deploy-N.txt)")
     tag = os.environ.get("ESSAY_RIG_TAG", "eb")
@@ -202,18 +227,18 @@ def main(argv=None) -> int:
             Rig(n_web=max(sizes), n_lb=2, tag=args.tag, subnet=args.subnet) as rig, \
             running_project(rig, Path(work)) as proj:
         index = Index(Path(work) / "pypiserver.log")
-        v1, v2 = proj.build(), proj.build()
+        versions = proj.build(), proj.build(), proj.build()
         if 1 not in sizes:
             sizes = [1, *sizes]   # the base of the marginal CPU per host
         for i, n in enumerate(sizes):
-            rows.append(measure(rig, proj, index, n, v1, v2, args.installer, args.parallel,
-                                i, args.profile, args.health_timeout))
-            print(table(rows, rows[0]["cpu"]), flush=True)
+            rows.append(measure(rig, proj, index, n, versions, args.installer, args.parallel,
+                                i, args.profile, args.health_timeout, args.load_rate))
+            print(table(rows, rows[0]["cpu"], args.load_rate), flush=True)
     print(f"\nMachine: {platform.node()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}, installer "
           f"{args.installer}, parallel {args.parallel or 'N'}, health_timeout "
           f"{args.health_timeout:g} s\n")
-    print(table(rows, rows[0]["cpu"]))
+    print(table(rows, rows[0]["cpu"], args.load_rate))
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from essay.deploy.cli import pick_hosts
+from essay.deploy.commands import installed
 from essay.errors import UsageError
 from essay.remote.shell import cmd, q, qpath
 from essay.secrets.host import exec_line
@@ -24,8 +25,7 @@ def command_text(cfg, color: str, host: str, argv: list[str]) -> str:
     """Shell text (bash) that runs ``argv`` in the colour's directory, venv and
     environment on ``host``; pure."""
     d = qpath(cfg.color_dir(color))
-    probe = q("import importlib.metadata as m, sys; print(m.version(sys.argv[1]))")
-    version = f"$({d}/bin/python -c {probe} {q(cfg.name)} 2>/dev/null)"
+    version = f"$({installed(cfg, color)} 2>/dev/null)"
     why = f"nothing is deployed in colour {color} on {host} (es deploy VERSION --color {color})"
     return "\n".join([
         f"if [ ! -x {d}/bin/python ]; then echo {q(why)} >&2; exit {NOTHING_DEPLOYED}; fi",

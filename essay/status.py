@@ -11,7 +11,7 @@ import json
 
 from essay import health
 from essay.deploy.cli import deploy_hosts
-from essay.deploy.commands import INSTALLED, supervise
+from essay.deploy.commands import installed, supervise
 from essay.remote.script import Script, Step
 from essay.remote.shell import q, qpath
 from essay.state import LbState, Operation, lb_script, report_step
@@ -23,8 +23,8 @@ def color_step(cfg, color: str, web: bool = True) -> Step:
     check = health.local(cfg, '"$py"', color, 0) if web else "true"
     return Step(f"status {color}", "\n".join([
         f"[ -f {d}/release.json ] && essay_data release_{color} \"$(tr -d '\\n' < {d}/release.json)\"",
-        f"[ -x {d}/bin/python ] && essay_data installed_{color} \"$({d}/bin/python -c "
-        f"{q(INSTALLED)} {q(cfg.name)} 2>/dev/null)\"",
+        f"[ -x {d}/bin/python ] && essay_data installed_{color} "
+        f"\"$({installed(cfg, color)} 2>/dev/null)\"",
         f"procs=$({supervise(cfg, color, 'status')} 2>/dev/null) && "
         f"essay_data procs_{color} \"$procs\"",   # its newlines become spaces
         f"py={d}/bin/python; [ -x \"$py\" ] || py=python3",

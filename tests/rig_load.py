@@ -3,15 +3,26 @@ tests and bench/)."""
 import re
 import signal
 import subprocess
+import tempfile
+
+CONNECTIONS = 16
 
 
 class Load:
-    """wrk with its default keep-alive connections against the lb, until stopped."""
+    """wrk with 16 keep-alive connections against the lb, until stopped: flat out, or
+    about ``rate`` requests a second (each connection waits 16/rate s between its
+    requests: wrk's ``delay()``)."""
 
-    def __init__(self, url, seconds=600):
-        self.proc = subprocess.Popen(["wrk", "-t2", "-c16", f"-d{seconds}s", "--timeout", "5s",
-                                      url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+    def __init__(self, url, seconds=600, rate=None):
+        extra = []
+        if rate:
+            self.lua = tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="essay-wrk-")
+            self.lua.write(f"function delay() return {CONNECTIONS * 1000 / rate:.0f} end\n")
+            self.lua.flush()
+            extra = ["-s", self.lua.name]
+        self.proc = subprocess.Popen(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s",
+                                      "--timeout", "5s", *extra, url],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def stop(self) -> dict:
         self.proc.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
