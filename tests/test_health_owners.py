@@ -1,4 +1,4 @@
-"""essay.health.owners: who holds a colour's ports, from /proc (fast; no rig).
+"""essay/health/owners.py: who holds a colour's ports, from /proc (fast; no rig).
 
 The test process listens on a port; asking whether that port is held by a process of
 "supervisord" = this process (or its parent) says yes; of another pid, no -- naming us."""
@@ -13,9 +13,15 @@ import pytest
 from essay import health
 
 
+#: owners.py on its own: argv sup-pid port...
+OWNERS = health.program("owners.py", main="import sys\nsup = sys.argv[1]\nsys.exit(0 if owners("
+                        "int(sup) if sup.isdigit() else None, 'a', [int(p) for p in "
+                        "sys.argv[2:]]) else 3)")
+
+
 def run_owners(sup_pid, ports):
-    text = health.owners(sys.executable, str(sup_pid), "a", ports)
-    return subprocess.run(["bash", "-c", text], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-I", "-S", "-c", OWNERS, str(sup_pid),
+                           *map(str, ports)], capture_output=True, text=True)
 
 
 def listening():
@@ -54,7 +60,7 @@ def test_a_port_nobody_listens_on_is_not_ok():
 
 def test_no_supervisord_pid_is_not_ok():
     with listening() as s:
-        p = run_owners('""', [s.getsockname()[1]])   # what an empty "$(...)" gives
+        p = run_owners("", [s.getsockname()[1]])
     assert p.returncode == 3 and "supervisord (pid None)" in p.stdout
 
 

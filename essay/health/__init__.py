@@ -33,9 +33,6 @@ def program(*parts: str, main: str) -> str:
 _PROGRAM = program("get.py", "check.py", main="import sys\nsys.exit(0 if check(float("
                    "sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]) else 3)")
 _WATCH = program("get.py", "watch.py", main="")
-_OWNERS = program("owners.py", main="import sys\nsup = sys.argv[1]\nsys.exit(0 if owners("
-                  "int(sup) if sup.isdigit() else None, sys.argv[2], [int(p) for p in "
-                  "sys.argv[3:]]) else 3)")
 #: The deploy's health step, one process: the check, then who holds the ports (printed
 #: under a heading when the check failed). argv: deadline version host path conf colour port...
 _DEPLOYED = program("get.py", "check.py", "owners.py", main="""import sys
@@ -99,19 +96,9 @@ def parse(values: list[str]) -> dict[str, str]:
     return out
 
 
-def owners(python: str, supervisord_pid_word: str, color: str, ports) -> str:
-    """Shell text that checks every port in ``ports`` is listened on by a process of the
-    colour's own supervisord (a descendant of its pid, by /proc; ``supervisord_pid_word``
-    is a shell word the builder writes, e.g. ``"$(… supervise.py CONF pid)"``); exits 3
-    naming the port and who holds it otherwise -- an earlier install's processes answering
-    the health check in place of ones that could not bind."""
-    return " ".join([python, "-c", q(_OWNERS), supervisord_pid_word, q(color),
-                     *map(q, map(str, ports))])
-
-
 def deployed(cfg, color: str, deadline: float, version: str) -> str:
     """Shell text for the deploy's health step, one process: :func:`local`'s check, then
-    :func:`owners`' with the colour's supervisord found by its configuration file (its
+    owners.py's with the colour's supervisord found by its configuration file (its
     pidfile, or /proc) -- not asked over XML-RPC, which costs another interpreter and
     ~55 ms of imports on every host (measured)."""
     d = qpath(cfg.color_dir(color))
