@@ -168,7 +168,8 @@ def measure(rig, proj, index, n, versions, installer, parallel, round_, profile,
     stop_all(rig, hosts)
     return {"n": n, "rollout": rollout, "deploy": roll["wall"], "flip": flip["wall"],
             "paced": paced and {"rollout": paced[2], "deploy": paced[0]["wall"],
-                                "flip": paced[1]["wall"], "busy": paced[3], "wrk": paced[4]},
+                                "flip": paced[1]["wall"], "busy": paced[3], "wrk": paced[4],
+                                "cpu": paced[0]["cpu"]},
             "first": (first_a["wall"], first_b["wall"]),
             "cpu": roll["cpu"], "rss": max(first_a["rss_mb"], roll["rss_mb"]),
             "channels": (mean, most), "channels_first": ch_first,
@@ -178,8 +179,9 @@ def measure(rig, proj, index, n, versions, installer, parallel, round_, profile,
 
 def table(rows: list[dict], base_cpu: float, rate: float = 0) -> str:
     paced = (f" rollout with wrk at ~{rate:g} req/s (s) | wrk requests / failed (at "
-             f"~{rate:g}/s) | machine CPU busy (at ~{rate:g}/s) |") if rate else ""
-    cols = 9 + (3 if rate else 0)
+             f"~{rate:g}/s) | machine CPU busy (at ~{rate:g}/s) | client CPU per host, whole "
+             f"(at ~{rate:g}/s, ms) |") if rate else ""
+    cols = 9 + (4 if rate else 0)
     out = ["| N web hosts (+2 lbs) | rollout: deploy + flip (s) | first deploy a / b (s) | "
            "client CPU per host: whole / marginal (ms) | SSH channels per web host | "
            "index requests served / failed (rollout; first deploy) | peak client RSS (MiB) | "
@@ -197,7 +199,8 @@ def table(rows: list[dict], base_cpu: float, rate: float = 0) -> str:
             f"{r['index_first'][1]} | {r['rss']:.0f} | {r['wrk'][0]} / {r['wrk'][1]} | "
             f"{r['busy']:.0%} |" + (f" {p['rollout']:.1f} ({p['deploy']:.1f} + "
                                     f"{p['flip']:.1f}) | {p['wrk'][0]} / {p['wrk'][1]} | "
-                                    f"{p['busy']:.0%} |" if p else ""))
+                                    f"{p['busy']:.0%} | {p['cpu'] / n * 1000:.0f} |"
+                                    if p else ""))
     return "\n".join(out)
 
 
