@@ -41,16 +41,20 @@ class Context:
 
     def connect_soon(self, roles, dry_run: bool = False) -> None:
         """Start connecting to these roles' hosts while the command is still being imported
-        and built (:meth:`Executor.connect_soon`): called once its arguments are valid
-        (bad input opens no connection). Anything wrong with the configuration is left
-        for the command to say."""
+        and built (:meth:`Executor.connect_soon`, without importing the executor yet):
+        called once its arguments are valid (bad input opens no connection). Anything
+        wrong with the configuration is left for the command to say."""
         if dry_run:
             return
+        from essay import config
         from essay.errors import EssayError
+        from essay.remote import openssh
 
         try:
-            ex = self.executor()
-            ex.connect_soon([h for role in roles for h in self.cfg.hosts(role)])
+            cfg = self.cfg
+            config.require(cfg)
+            openssh.start_for([h for role in roles for h in cfg.hosts(role)],
+                              openssh.hosts_for(cfg), **openssh.settings(cfg))
         except EssayError:
             pass
 

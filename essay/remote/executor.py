@@ -68,8 +68,7 @@ class Executor:
         ``es rollback``, docs/performance.md); the host's next script runs in it."""
         if self.dry_run:
             return
-        openssh.start_soon({h: self._ssh_argv(h, "bash -s 2>&1") for h in hosts
-                            if self.uses_openssh(h) and not hostmod.is_local(h)})
+        openssh.start_for(hosts, self.openssh_hosts, **self._session())
 
     # -- running ---------------------------------------------------------------------
 
@@ -116,7 +115,7 @@ class Executor:
             if hostmod.is_local(host):
                 output, exited = _run_local(text, sink)
             elif self.uses_openssh(host):
-                output, exited = openssh.run(self._ssh_argv(host, "bash -s 2>&1"), text,
+                output, exited = openssh.run(self._ssh_argv(host, openssh.SCRIPT), text,
                                              lambda read: pump(read, sink), host)
             else:
                 output, exited = _run_channel(self._connection(host), text, sink)
@@ -186,11 +185,12 @@ class Executor:
 
     # -- connections -----------------------------------------------------------------
 
+    def _session(self) -> dict:
+        return {"connect_timeout": self.connect_timeout,
+                "accept_new": self.accept_new_host_keys, "persist": self.control_persist}
+
     def _ssh_argv(self, host: str, command: str, tty: bool = False) -> list[str]:
-        return openssh.argv(host, command, connect_timeout=self.connect_timeout,
-                            accept_new=self.accept_new_host_keys, persist=self.control_persist,
-                            control=openssh.control_for(host) if self.control_persist else None,
-                            tty=tty)
+        return openssh.session_argv(host, command, tty=tty, **self._session())
 
     def _connection(self, host: str):
         with self._lock:

@@ -105,6 +105,31 @@ def argv(host: str, command: str, *, connect_timeout: float, accept_new: bool,
     return out + ["-t" if tty else "-T", "--", name, command]
 
 
+#: the remote command of a session that runs a script (on stdin; stderr merged)
+SCRIPT = "bash -s 2>&1"
+
+
+def settings(cfg) -> dict:
+    """``cfg``'s settings for OpenSSH sessions: :func:`session_argv`'s keywords."""
+    return {"connect_timeout": cfg.connect_timeout, "accept_new": cfg.accept_new_host_keys,
+            "persist": cfg.control_persist}
+
+
+def session_argv(host: str, command: str, *, connect_timeout: float, accept_new: bool,
+                 persist: int, tty: bool = False) -> list[str]:
+    """:func:`argv` on the kept connection (if ``persist``) in :func:`control_for`'s place."""
+    return argv(host, command, connect_timeout=connect_timeout, accept_new=accept_new,
+                persist=persist, control=control_for(host) if persist else None, tty=tty)
+
+
+def start_for(hosts, chosen, **session) -> None:
+    """:func:`start_soon` the script sessions of those of ``hosts`` reached with OpenSSH
+    (``chosen``: :func:`hosts_for`'s answer) that are not this machine. Needs no executor:
+    a command calls it before importing one (``Context.connect_soon``)."""
+    start_soon({h: session_argv(h, SCRIPT, **session) for h in hosts
+                if (chosen is True or h in chosen) and not hostmod.is_local(h)})
+
+
 _PATTERNS = [
     (re.compile(r"REMOTE HOST IDENTIFICATION HAS CHANGED"),
      lambda m, line: "the host key CHANGED; if that is expected, remove the old key from "
@@ -249,5 +274,6 @@ def control_for(host: str) -> str | None:
     return path
 
 
-__all__ = ["Failed", "argv", "available", "control_for", "discard_early", "error_message",
-           "hostnames", "resolve_soon", "run", "start_soon"]
+__all__ = ["SCRIPT", "Failed", "argv", "available", "control_for", "discard_early",
+           "error_message", "hostnames", "resolve_soon", "run", "session_argv", "settings",
+           "start_for", "start_soon"]
