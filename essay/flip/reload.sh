@@ -19,11 +19,12 @@ es_nginx_master() {
 
 # es_nginx_workers MASTER: the pids of its children titled "nginx: worker process"
 es_nginx_workers() {
-  local f pid title kids
+  local f pid title='' kids
   for f in /proc/"$1"/task/*/children; do
     kids=()
     { read -r -a kids < "$f"; } 2>/dev/null || true   # no newline at its end: status 1
     for pid in "${kids[@]}"; do
+      title=''   # a worker that exits first leaves no cmdline to read (set -u)
       { IFS= read -r -d '' title < "/proc/$pid/cmdline"; } 2>/dev/null || true
       [ "$title" != "nginx: worker process" ] || printf '%s ' "$pid"
     done
